@@ -1,0 +1,219 @@
+//! The error catalogue: every error the message store raises itself, with
+//! the exact text and SQLSTATE that Message DB 1.3 clients match on.
+
+use std::fmt;
+
+/// SQLSTATE `P0001` (raise_exception): what PL/pgSQL's `RAISE EXCEPTION` gives.
+pub const RAISE_EXCEPTION: &str = "P0001";
+/// SQLSTATE `22003` (numeric_value_out_of_range).
+pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
+/// SQLSTATE `2201W` (invalid_row_count_in_limit_clause).
+pub const INVALID_ROW_COUNT_IN_LIMIT_CLAUSE: &str = "2201W";
+/// SQLSTATE `22P02` (invalid_text_representation).
+pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+
+/// How a possibly-NULL argument is printed inside an error text, as
+/// PL/pgSQL's `RAISE` prints it.
+pub fn display_nullable<T: fmt::Display>(value: Option<T>) -> String {
+    match value {
+        Some(v) => v.to_string(),
+        None => "<NULL>".to_string(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    WrongExpectedVersion {
+        expected_version: i64,
+        stream_name: String,
+        stream_version: i64,
+    },
+    MustBeStreamName {
+        stream_name: Option<String>,
+    },
+    MustBeCategory {
+        category: Option<String>,
+    },
+    CorrelationMustBeCategory {
+        correlation: String,
+    },
+    ConsumerGroupIncomplete {
+        member: Option<i64>,
+        size: Option<i64>,
+    },
+    ConsumerGroupSizeTooSmall {
+        member: i64,
+        size: i64,
+    },
+    ConsumerGroupMemberNegative {
+        member: i64,
+        size: i64,
+    },
+    ConsumerGroupMemberTooLarge {
+        member: i64,
+        size: i64,
+    },
+    SqlConditionNotActivated,
+    /// The consumer group size is passed to the query as a smallint.
+    SmallintOutOfRange,
+    /// `abs()` of the smallest bigint.
+    BigintOutOfRange,
+    LimitMustNotBeNegative,
+    InvalidUuid {
+        input: String,
+    },
+}
+
+impl Error {
+    /// The five-character SQLSTATE this error is raised with.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            Error::SmallintOutOfRange | Error::BigintOutOfRange => NUMERIC_VALUE_OUT_OF_RANGE,
+            Error::LimitMustNotBeNegative => INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
+            Error::InvalidUuid { .. } => INVALID_TEXT_REPRESENTATION,
+            _ => RAISE_EXCEPTION,
+        }
+    }
+}
+
+fn group_suffix(member: impl fmt::Display, size: impl fmt::Display) -> String {
+    format!("(Consumer Group Member: {member}, Consumer Group Size: {size})")
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::WrongExpectedVersion {
+                expected_version,
+                stream_name,
+                stream_version,
+            } => write!(
+                f,
+                "Wrong expected version: {expected_version} (Stream: {stream_name}, Stream Version: {stream_version})"
+            ),
+            Error::MustBeStreamName { stream_name } => write!(
+                f,
+                "Must be a stream name: {}",
+                display_nullable(stream_name.as_deref())
+            ),
+            Error::MustBeCategory { category } => write!(
+                f,
+                "Must be a category: {}",
+                display_nullable(category.as_deref())
+            ),
+            Error::CorrelationMustBeCategory { correlation } => write!(
+                f,
+                "Correlation must be a category (Correlation: {correlation})"
+            ),
+            Error::ConsumerGroupIncomplete { member, size } => write!(
+                f,
+                "Consumer group member and size must be specified {}",
+                group_suffix(display_nullable(*member), display_nullable(*size))
+            ),
+            Error::ConsumerGroupSizeTooSmall { member, size } => write!(
+                f,
+                "Consumer group size must not be less than 1 {}",
+                group_suffix(member, size)
+            ),
+            Error::ConsumerGroupMemberNegative { member, size } => write!(
+                f,
+                "Consumer group member must not be less than 0 {}",
+                group_suffix(member, size)
+            ),
+            Error::ConsumerGroupMemberTooLarge { member, size } => write!(
+                f,
+                "Consumer group member must be less than the group size {}",
+                group_suffix(member, size)
+            ),
+            Error::SqlConditionNotActivated => {
+                write!(f, "Retrieval with SQL condition is not activated")
+            }
+            Error::SmallintOutOfRange => write!(f, "smallint out of range"),
+            Error::BigintOutOfRange => write!(f, "bigint out of range"),
+            Error::LimitMustNotBeNegative => write!(f, "LIMIT must not be negative"),
+            Error::InvalidUuid { input } => {
+                write!(f, "invalid input syntax for type uuid: \"{input}\"")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_and_sqlstates() {
+        let cases: Vec<(Error, &str, &str)> = vec![
+            (
+                Error::WrongExpectedVersion {
+                    expected_version: 1,
+                    stream_name: "s-1".into(),
+                    stream_version: 0,
+                },
+                "Wrong expected version: 1 (Stream: s-1, Stream Version: 0)",
+                "P0001",
+            ),
+            (
+                Error::MustBeStreamName { stream_name: None },
+                "Must be a stream name: <NULL>",
+                "P0001",
+            ),
+            (
+                Error::MustBeCategory {
+                    category: Some("a-1".into()),
+                },
+                "Must be a category: a-1",
+                "P0001",
+            ),
+            (
+                Error::CorrelationMustBeCategory {
+                    correlation: "x-1".into(),
+                },
+                "Correlation must be a category (Correlation: x-1)",
+                "P0001",
+            ),
+            (
+                Error::ConsumerGroupIncomplete {
+                    member: Some(1),
+                    size: None,
+                },
+                "Consumer group member and size must be specified (Consumer Group Member: 1, Consumer Group Size: <NULL>)",
+                "P0001",
+            ),
+            (
+                Error::ConsumerGroupSizeTooSmall { member: 0, size: 0 },
+                "Consumer group size must not be less than 1 (Consumer Group Member: 0, Consumer Group Size: 0)",
+                "P0001",
+            ),
+            (
+                Error::ConsumerGroupMemberNegative { member: -1, size: 2 },
+                "Consumer group member must not be less than 0 (Consumer Group Member: -1, Consumer Group Size: 2)",
+                "P0001",
+            ),
+            (
+                Error::ConsumerGroupMemberTooLarge { member: 2, size: 2 },
+                "Consumer group member must be less than the group size (Consumer Group Member: 2, Consumer Group Size: 2)",
+                "P0001",
+            ),
+            (
+                Error::SqlConditionNotActivated,
+                "Retrieval with SQL condition is not activated",
+                "P0001",
+            ),
+            (Error::SmallintOutOfRange, "smallint out of range", "22003"),
+            (Error::LimitMustNotBeNegative, "LIMIT must not be negative", "2201W"),
+            (
+                Error::InvalidUuid { input: "x".into() },
+                "invalid input syntax for type uuid: \"x\"",
+                "22P02",
+            ),
+        ];
+        for (error, text, state) in cases {
+            assert_eq!(error.to_string(), text);
+            assert_eq!(error.sqlstate(), state);
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Argument rules of the readers, checked in Message DB's order.
+//!
+//! Each reader has two steps: `new` makes the checks Message DB makes before
+//! it builds its query (these raise before any debug notice), and
+//! [`StreamRead::limit`] / [`CategoryRead::check_execution`] make the checks
+//! Postgres itself makes when that query runs.
+
+use crate::error::Error;
+use crate::stream_name::{is_category, ID_SEPARATOR};
+
+pub const DEFAULT_BATCH_SIZE: i64 = 1000;
+pub const DEFAULT_STREAM_POSITION: i64 = 0;
+pub const DEFAULT_CATEGORY_POSITION: i64 = 1;
+/// A batch size of -1 reads without a limit.
+pub const UNLIMITED_BATCH_SIZE: i64 = -1;
+
+/// Whether `message_store.sql_condition` lets a reader take a SQL condition:
+/// refused while the setting is unset or `off`, allowed for any other value
+/// (an empty string included).
+pub fn sql_condition_enabled(setting: Option<&str>) -> bool {
+    !matches!(setting, None | Some("off"))
+}
+
+fn limit_of(batch_size: i64) -> Result<Option<i64>, Error> {
+    match batch_size {
+        UNLIMITED_BATCH_SIZE => Ok(None),
+        n if n < 0 => Err(Error::LimitMustNotBeNegative),
+        n => Ok(Some(n)),
+    }
+}
+
+fn check_condition(condition: Option<&str>, enabled: impl FnOnce() -> bool) -> Result<(), Error> {
+    if condition.is_some() && !enabled() {
+        return Err(Error::SqlConditionNotActivated);
+    }
+    Ok(())
+}
+
+/// Validated arguments of `get_stream_messages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRead<'a> {
+    pub stream_name: &'a str,
+    pub position: i64,
+    pub batch_size: i64,
+    pub condition: Option<&'a str>,
+}
+
+impl<'a> StreamRead<'a> {
+    /// `condition_enabled` is asked only when a condition is given.
+    pub fn new(
+        stream_name: Option<&'a str>,
+        position: Option<i64>,
+        batch_size: Option<i64>,
+        condition: Option<&'a str>,
+        condition_enabled: impl FnOnce() -> bool,
+    ) -> Result<Self, Error> {
+        let stream_name = match stream_name {
+            Some(name) if !is_category(Some(name)) => name,
+            other => {
+                return Err(Error::MustBeStreamName {
+                    stream_name: other.map(str::to_owned),
+                })
+            }
+        };
+        check_condition(condition, condition_enabled)?;
+        Ok(StreamRead {
+            stream_name,
+            position: position.unwrap_or(DEFAULT_STREAM_POSITION),
+            batch_size: batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+            condition,
+        })
+    }
+
+    /// The row limit, `None` for unlimited; fails as a negative SQL `LIMIT` does.
+    pub fn limit(&self) -> Result<Option<i64>, Error> {
+        limit_of(self.batch_size)
+    }
+}
+
+/// A consumer group member and the group's size, both checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerGroup {
+    pub member: i64,
+    pub size: i64,
+}
+
+impl ConsumerGroup {
+    pub fn new(member: Option<i64>, size: Option<i64>) -> Result<Option<Self>, Error> {
+        let (member, size) = match (member, size) {
+            (None, None) => return Ok(None),
+            (Some(member), Some(size)) => (member, size),
+            (member, size) => return Err(Error::ConsumerGroupIncomplete { member, size }),
+        };
+        if size < 1 {
+            return Err(Error::ConsumerGroupSizeTooSmall { member, size });
+        }
+        if member < 0 {
+            return Err(Error::ConsumerGroupMemberNegative { member, size });
+        }
+        if member >= size {
+            return Err(Error::ConsumerGroupMemberTooLarge { member, size });
+        }
+        Ok(Some(ConsumerGroup { member, size }))
+    }
+}
+
+/// Validated arguments of `get_category_messages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryRead<'a> {
+    /// NULL reads nothing (no stream has a NULL category), as in Message DB.
+    pub category: Option<&'a str>,
+    pub position: i64,
+    pub batch_size: i64,
+    pub correlation: Option<&'a str>,
+    pub consumer_group: Option<ConsumerGroup>,
+    pub condition: Option<&'a str>,
+}
+
+impl<'a> CategoryRead<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        category: Option<&'a str>,
+        position: Option<i64>,
+        batch_size: Option<i64>,
+        correlation: Option<&'a str>,
+        consumer_group_member: Option<i64>,
+        consumer_group_size: Option<i64>,
+        condition: Option<&'a str>,
+        condition_enabled: impl FnOnce() -> bool,
+    ) -> Result<Self, Error> {
+        if !is_category(category) {
+            return Err(Error::MustBeCategory {
+                category: category.map(str::to_owned),
+            });
+        }
+        if let Some(correlation) = correlation {
+            if correlation.contains(ID_SEPARATOR) {
+                return Err(Error::CorrelationMustBeCategory {
+                    correlation: correlation.to_owned(),
+                });
+            }
+        }
+        let consumer_group = ConsumerGroup::new(consumer_group_member, consumer_group_size)?;
+        check_condition(condition, condition_enabled)?;
+        Ok(CategoryRead {
+            category,
+            position: position.unwrap_or(DEFAULT_CATEGORY_POSITION),
+            batch_size: batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+            correlation,
+            consumer_group,
+            condition,
+        })
+    }
+
+    /// The checks Postgres makes when Message DB's query runs: the group size
+    /// is bound as a smallint, then the limit is read. Returns the limit.
+    pub fn check_execution(&self) -> Result<Option<i64>, Error> {
+        if let Some(group) = self.consumer_group {
+            if i16::try_from(group.size).is_err() {
+                return Err(Error::SmallintOutOfRange);
+            }
+        }
+        limit_of(self.batch_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on() -> bool {
+        true
+    }
+    fn off() -> bool {
+        false
+    }
+
+    #[test]
+    fn setting_gate() {
+        assert!(!sql_condition_enabled(None));
+        assert!(!sql_condition_enabled(Some("off")));
+        assert!(sql_condition_enabled(Some("on")));
+        assert!(sql_condition_enabled(Some("")));
+        assert!(sql_condition_enabled(Some("OFF")));
+    }
+
+    #[test]
+    fn stream_read_defaults_and_errors() {
+        let read = StreamRead::new(Some("s-1"), None, None, None, off).unwrap();
+        assert_eq!((read.position, read.batch_size), (0, 1000));
+        assert_eq!(read.limit(), Ok(Some(1000)));
+        assert_eq!(
+            StreamRead::new(Some("s"), None, None, None, off),
+            Err(Error::MustBeStreamName {
+                stream_name: Some("s".into())
+            })
+        );
+        assert_eq!(
+            StreamRead::new(None, None, None, None, off),
+            Err(Error::MustBeStreamName { stream_name: None })
+        );
+        assert_eq!(
+            StreamRead::new(Some("s-1"), None, None, Some("true"), off),
+            Err(Error::SqlConditionNotActivated)
+        );
+        assert!(StreamRead::new(Some("s-1"), None, None, Some("true"), on).is_ok());
+        let read = StreamRead::new(Some("s-1"), Some(3), Some(-1), None, off).unwrap();
+        assert_eq!(read.limit(), Ok(None));
+        let read = StreamRead::new(Some("s-1"), None, Some(-2), None, off).unwrap();
+        assert_eq!(read.limit(), Err(Error::LimitMustNotBeNegative));
+        let read = StreamRead::new(Some("s-1"), None, Some(0), None, off).unwrap();
+        assert_eq!(read.limit(), Ok(Some(0)));
+    }
+
+    #[test]
+    fn category_read_checks_in_order() {
+        // The category check comes before the correlation and group checks.
+        assert_eq!(
+            CategoryRead::new(
+                Some("a-1"),
+                None,
+                None,
+                Some("x-1"),
+                Some(1),
+                None,
+                None,
+                off
+            ),
+            Err(Error::MustBeCategory {
+                category: Some("a-1".into())
+            })
+        );
+        assert_eq!(
+            CategoryRead::new(Some("a"), None, None, Some("x-1"), Some(1), None, None, off),
+            Err(Error::CorrelationMustBeCategory {
+                correlation: "x-1".into()
+            })
+        );
+        assert_eq!(
+            CategoryRead::new(Some("a"), None, None, None, Some(1), None, Some("x"), off),
+            Err(Error::ConsumerGroupIncomplete {
+                member: Some(1),
+                size: None
+            })
+        );
+        assert_eq!(
+            CategoryRead::new(Some("a"), None, None, None, None, Some(2), None, off),
+            Err(Error::ConsumerGroupIncomplete {
+                member: None,
+                size: Some(2)
+            })
+        );
+        assert_eq!(
+            CategoryRead::new(Some("a"), None, None, None, Some(-1), Some(0), None, off),
+            Err(Error::ConsumerGroupSizeTooSmall {
+                member: -1,
+                size: 0
+            })
+        );
+        assert_eq!(
+            CategoryRead::new(Some("a"), None, None, None, Some(-1), Some(2), None, off),
+            Err(Error::ConsumerGroupMemberNegative {
+                member: -1,
+                size: 2
+            })
+        );
+        assert_eq!(
+            CategoryRead::new(Some("a"), None, None, None, Some(2), Some(2), None, off),
+            Err(Error::ConsumerGroupMemberTooLarge { member: 2, size: 2 })
+        );
+        assert_eq!(
+            CategoryRead::new(
+                Some("a"),
+                None,
+                None,
+                None,
+                Some(0),
+                Some(2),
+                Some("x"),
+                off
+            ),
+            Err(Error::SqlConditionNotActivated)
+        );
+        let read = CategoryRead::new(None, None, None, None, None, None, None, off).unwrap();
+        assert_eq!(
+            (read.category, read.position, read.batch_size),
+            (None, 1, 1000)
+        );
+    }
+
+    #[test]
+    fn category_read_execution_checks() {
+        let read = CategoryRead::new(
+            Some("a"),
+            None,
+            Some(-5),
+            None,
+            Some(0),
+            Some(40000),
+            None,
+            off,
+        )
+        .unwrap();
+        assert_eq!(read.check_execution(), Err(Error::SmallintOutOfRange));
+        let read = CategoryRead::new(
+            Some("a"),
+            None,
+            Some(-5),
+            None,
+            Some(0),
+            Some(32767),
+            None,
+            off,
+        )
+        .unwrap();
+        assert_eq!(read.check_execution(), Err(Error::LimitMustNotBeNegative));
+        let read =
+            CategoryRead::new(Some("a"), None, Some(-1), None, None, None, None, off).unwrap();
+        assert_eq!(read.check_execution(), Ok(None));
+    }
+}

@@ -1,0 +1,54 @@
+//! The rule of `write_message` that does not touch storage.
+
+use crate::error::Error;
+
+/// The version of a stream with no messages.
+pub const EMPTY_STREAM_VERSION: i64 = -1;
+
+/// Given the stream's current version (`None` when it has no messages) and
+/// the caller's expected version, the position the new message takes.
+/// An expected version of -1 means the stream must be empty.
+pub fn next_position(
+    stream_name: &str,
+    stream_version: Option<i64>,
+    expected_version: Option<i64>,
+) -> Result<i64, Error> {
+    let stream_version = stream_version.unwrap_or(EMPTY_STREAM_VERSION);
+    if let Some(expected_version) = expected_version {
+        if expected_version != stream_version {
+            return Err(Error::WrongExpectedVersion {
+                expected_version,
+                stream_name: stream_name.to_owned(),
+                stream_version,
+            });
+        }
+    }
+    Ok(stream_version + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_and_conflicts() {
+        assert_eq!(next_position("s-1", None, None), Ok(0));
+        assert_eq!(next_position("s-1", None, Some(-1)), Ok(0));
+        assert_eq!(next_position("s-1", Some(0), Some(0)), Ok(1));
+        assert_eq!(next_position("s-1", Some(4), None), Ok(5));
+        assert_eq!(
+            next_position("s-1", Some(0), Some(1)),
+            Err(Error::WrongExpectedVersion {
+                expected_version: 1,
+                stream_name: "s-1".into(),
+                stream_version: 0
+            })
+        );
+        assert_eq!(
+            next_position("s-1", Some(0), Some(-1))
+                .unwrap_err()
+                .to_string(),
+            "Wrong expected version: -1 (Stream: s-1, Stream Version: 0)"
+        );
+    }
+}
