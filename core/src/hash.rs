@@ -21,11 +21,11 @@ pub fn hash_64(value: &[u8]) -> i64 {
 /// the one hash that has no positive twin fails as Postgres' `abs(bigint)`
 /// does. The arguments must have passed [`crate::read::CategoryRead`]'s
 /// checks (size ≥ 1).
-pub fn is_consumer_group_member(stream_name: &str, member: i64, size: i64) -> Result<bool, Error> {
+pub fn is_consumer_group_member(stream_name: &[u8], member: i64, size: i64) -> Result<bool, Error> {
     let Some(cardinal) = cardinal_id(stream_name) else {
         return Ok(false);
     };
-    let hash = hash_64(cardinal.as_bytes());
+    let hash = hash_64(cardinal);
     let magnitude = hash.checked_abs().ok_or(Error::BigintOutOfRange)?;
     Ok(magnitude % size == member)
 }
@@ -45,15 +45,15 @@ mod tests {
 
     #[test]
     fn cardinal_id_123_is_member_1_of_3() {
-        assert_eq!(is_consumer_group_member("account-123", 1, 3), Ok(true));
-        assert_eq!(is_consumer_group_member("account-123", 0, 3), Ok(false));
-        assert_eq!(is_consumer_group_member("account-123+x", 1, 3), Ok(true));
+        assert_eq!(is_consumer_group_member(b"account-123", 1, 3), Ok(true));
+        assert_eq!(is_consumer_group_member(b"account-123", 0, 3), Ok(false));
+        assert_eq!(is_consumer_group_member(b"account-123+x", 1, 3), Ok(true));
     }
 
     #[test]
     fn a_category_name_belongs_to_no_member() {
         for member in 0..4 {
-            assert_eq!(is_consumer_group_member("account", member, 4), Ok(false));
+            assert_eq!(is_consumer_group_member(b"account", member, 4), Ok(false));
         }
     }
 
@@ -129,7 +129,7 @@ mod tests {
         #[test]
         fn every_stream_lands_on_exactly_one_member(name in "[a-z]{1,8}-[a-z0-9+]{1,12}", size in 1i64..64) {
             let members: Vec<i64> = (0..size)
-                .filter(|m| is_consumer_group_member(&name, *m, size).unwrap())
+                .filter(|m| is_consumer_group_member(name.as_bytes(), *m, size).unwrap())
                 .collect();
             prop_assert_eq!(members.len(), 1);
         }

@@ -8,6 +8,11 @@
 use crate::error::Error;
 use crate::stream_name::{is_category, ID_SEPARATOR};
 
+/// Text of a name inside an error message.
+fn lossy(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).into_owned()
+}
+
 pub const DEFAULT_BATCH_SIZE: i64 = 1000;
 pub const DEFAULT_STREAM_POSITION: i64 = 0;
 pub const DEFAULT_CATEGORY_POSITION: i64 = 1;
@@ -39,7 +44,7 @@ fn check_condition(condition: Option<&str>, enabled: impl FnOnce() -> bool) -> R
 /// Validated arguments of `get_stream_messages`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamRead<'a> {
-    pub stream_name: &'a str,
+    pub stream_name: &'a [u8],
     pub position: i64,
     pub batch_size: i64,
     pub condition: Option<&'a str>,
@@ -48,7 +53,7 @@ pub struct StreamRead<'a> {
 impl<'a> StreamRead<'a> {
     /// `condition_enabled` is asked only when a condition is given.
     pub fn new(
-        stream_name: Option<&'a str>,
+        stream_name: Option<&'a [u8]>,
         position: Option<i64>,
         batch_size: Option<i64>,
         condition: Option<&'a str>,
@@ -58,7 +63,7 @@ impl<'a> StreamRead<'a> {
             Some(name) if !is_category(Some(name)) => name,
             other => {
                 return Err(Error::MustBeStreamName {
-                    stream_name: other.map(str::to_owned),
+                    stream_name: other.map(lossy),
                 })
             }
         };
@@ -108,10 +113,10 @@ impl ConsumerGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryRead<'a> {
     /// NULL reads nothing (no stream has a NULL category), as in Message DB.
-    pub category: Option<&'a str>,
+    pub category: Option<&'a [u8]>,
     pub position: i64,
     pub batch_size: i64,
-    pub correlation: Option<&'a str>,
+    pub correlation: Option<&'a [u8]>,
     pub consumer_group: Option<ConsumerGroup>,
     pub condition: Option<&'a str>,
 }
@@ -119,10 +124,10 @@ pub struct CategoryRead<'a> {
 impl<'a> CategoryRead<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        category: Option<&'a str>,
+        category: Option<&'a [u8]>,
         position: Option<i64>,
         batch_size: Option<i64>,
-        correlation: Option<&'a str>,
+        correlation: Option<&'a [u8]>,
         consumer_group_member: Option<i64>,
         consumer_group_size: Option<i64>,
         condition: Option<&'a str>,
@@ -130,13 +135,13 @@ impl<'a> CategoryRead<'a> {
     ) -> Result<Self, Error> {
         if !is_category(category) {
             return Err(Error::MustBeCategory {
-                category: category.map(str::to_owned),
+                category: category.map(lossy),
             });
         }
         if let Some(correlation) = correlation {
-            if correlation.contains(ID_SEPARATOR) {
+            if correlation.contains(&ID_SEPARATOR) {
                 return Err(Error::CorrelationMustBeCategory {
-                    correlation: correlation.to_owned(),
+                    correlation: lossy(correlation),
                 });
             }
         }
@@ -168,6 +173,9 @@ impl<'a> CategoryRead<'a> {
 mod tests {
     use super::*;
 
+    fn name(text: &str) -> Option<&[u8]> {
+        Some(text.as_bytes())
+    }
     fn on() -> bool {
         true
     }
@@ -186,11 +194,11 @@ mod tests {
 
     #[test]
     fn stream_read_defaults_and_errors() {
-        let read = StreamRead::new(Some("s-1"), None, None, None, off).unwrap();
+        let read = StreamRead::new(name("s-1"), None, None, None, off).unwrap();
         assert_eq!((read.position, read.batch_size), (0, 1000));
         assert_eq!(read.limit(), Ok(Some(1000)));
         assert_eq!(
-            StreamRead::new(Some("s"), None, None, None, off),
+            StreamRead::new(name("s"), None, None, None, off),
             Err(Error::MustBeStreamName {
                 stream_name: Some("s".into())
             })
@@ -200,15 +208,15 @@ mod tests {
             Err(Error::MustBeStreamName { stream_name: None })
         );
         assert_eq!(
-            StreamRead::new(Some("s-1"), None, None, Some("true"), off),
+            StreamRead::new(name("s-1"), None, None, Some("true"), off),
             Err(Error::SqlConditionNotActivated)
         );
-        assert!(StreamRead::new(Some("s-1"), None, None, Some("true"), on).is_ok());
-        let read = StreamRead::new(Some("s-1"), Some(3), Some(-1), None, off).unwrap();
+        assert!(StreamRead::new(name("s-1"), None, None, Some("true"), on).is_ok());
+        let read = StreamRead::new(name("s-1"), Some(3), Some(-1), None, off).unwrap();
         assert_eq!(read.limit(), Ok(None));
-        let read = StreamRead::new(Some("s-1"), None, Some(-2), None, off).unwrap();
+        let read = StreamRead::new(name("s-1"), None, Some(-2), None, off).unwrap();
         assert_eq!(read.limit(), Err(Error::LimitMustNotBeNegative));
-        let read = StreamRead::new(Some("s-1"), None, Some(0), None, off).unwrap();
+        let read = StreamRead::new(name("s-1"), None, Some(0), None, off).unwrap();
         assert_eq!(read.limit(), Ok(Some(0)));
     }
 
@@ -217,10 +225,10 @@ mod tests {
         // The category check comes before the correlation and group checks.
         assert_eq!(
             CategoryRead::new(
-                Some("a-1"),
+                name("a-1"),
                 None,
                 None,
-                Some("x-1"),
+                name("x-1"),
                 Some(1),
                 None,
                 None,
@@ -231,46 +239,46 @@ mod tests {
             })
         );
         assert_eq!(
-            CategoryRead::new(Some("a"), None, None, Some("x-1"), Some(1), None, None, off),
+            CategoryRead::new(name("a"), None, None, name("x-1"), Some(1), None, None, off),
             Err(Error::CorrelationMustBeCategory {
                 correlation: "x-1".into()
             })
         );
         assert_eq!(
-            CategoryRead::new(Some("a"), None, None, None, Some(1), None, Some("x"), off),
+            CategoryRead::new(name("a"), None, None, None, Some(1), None, Some("x"), off),
             Err(Error::ConsumerGroupIncomplete {
                 member: Some(1),
                 size: None
             })
         );
         assert_eq!(
-            CategoryRead::new(Some("a"), None, None, None, None, Some(2), None, off),
+            CategoryRead::new(name("a"), None, None, None, None, Some(2), None, off),
             Err(Error::ConsumerGroupIncomplete {
                 member: None,
                 size: Some(2)
             })
         );
         assert_eq!(
-            CategoryRead::new(Some("a"), None, None, None, Some(-1), Some(0), None, off),
+            CategoryRead::new(name("a"), None, None, None, Some(-1), Some(0), None, off),
             Err(Error::ConsumerGroupSizeTooSmall {
                 member: -1,
                 size: 0
             })
         );
         assert_eq!(
-            CategoryRead::new(Some("a"), None, None, None, Some(-1), Some(2), None, off),
+            CategoryRead::new(name("a"), None, None, None, Some(-1), Some(2), None, off),
             Err(Error::ConsumerGroupMemberNegative {
                 member: -1,
                 size: 2
             })
         );
         assert_eq!(
-            CategoryRead::new(Some("a"), None, None, None, Some(2), Some(2), None, off),
+            CategoryRead::new(name("a"), None, None, None, Some(2), Some(2), None, off),
             Err(Error::ConsumerGroupMemberTooLarge { member: 2, size: 2 })
         );
         assert_eq!(
             CategoryRead::new(
-                Some("a"),
+                name("a"),
                 None,
                 None,
                 None,
@@ -291,7 +299,7 @@ mod tests {
     #[test]
     fn category_read_execution_checks() {
         let read = CategoryRead::new(
-            Some("a"),
+            name("a"),
             None,
             Some(-5),
             None,
@@ -303,7 +311,7 @@ mod tests {
         .unwrap();
         assert_eq!(read.check_execution(), Err(Error::SmallintOutOfRange));
         let read = CategoryRead::new(
-            Some("a"),
+            name("a"),
             None,
             Some(-5),
             None,
@@ -315,7 +323,7 @@ mod tests {
         .unwrap();
         assert_eq!(read.check_execution(), Err(Error::LimitMustNotBeNegative));
         let read =
-            CategoryRead::new(Some("a"), None, Some(-1), None, None, None, None, off).unwrap();
+            CategoryRead::new(name("a"), None, Some(-1), None, None, None, None, off).unwrap();
         assert_eq!(read.check_execution(), Ok(None));
     }
 }

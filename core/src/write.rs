@@ -1,15 +1,16 @@
 //! The rule of `write_message` that does not touch storage.
 
-use crate::error::Error;
+use crate::error::{display_nullable, Error};
 
 /// The version of a stream with no messages.
 pub const EMPTY_STREAM_VERSION: i64 = -1;
 
 /// Given the stream's current version (`None` when it has no messages) and
 /// the caller's expected version, the position the new message takes.
-/// An expected version of -1 means the stream must be empty.
+/// An expected version of -1 means the stream must be empty. A NULL stream
+/// name is let through here: storage refuses it (NOT NULL).
 pub fn next_position(
-    stream_name: &str,
+    stream_name: Option<&[u8]>,
     stream_version: Option<i64>,
     expected_version: Option<i64>,
 ) -> Result<i64, Error> {
@@ -18,7 +19,9 @@ pub fn next_position(
         if expected_version != stream_version {
             return Err(Error::WrongExpectedVersion {
                 expected_version,
-                stream_name: stream_name.to_owned(),
+                stream_name: display_nullable(
+                    stream_name.map(|name| String::from_utf8_lossy(name)),
+                ),
                 stream_version,
             });
         }
@@ -32,12 +35,12 @@ mod tests {
 
     #[test]
     fn positions_and_conflicts() {
-        assert_eq!(next_position("s-1", None, None), Ok(0));
-        assert_eq!(next_position("s-1", None, Some(-1)), Ok(0));
-        assert_eq!(next_position("s-1", Some(0), Some(0)), Ok(1));
-        assert_eq!(next_position("s-1", Some(4), None), Ok(5));
+        assert_eq!(next_position(Some(b"s-1"), None, None), Ok(0));
+        assert_eq!(next_position(Some(b"s-1"), None, Some(-1)), Ok(0));
+        assert_eq!(next_position(Some(b"s-1"), Some(0), Some(0)), Ok(1));
+        assert_eq!(next_position(Some(b"s-1"), Some(4), None), Ok(5));
         assert_eq!(
-            next_position("s-1", Some(0), Some(1)),
+            next_position(Some(b"s-1"), Some(0), Some(1)),
             Err(Error::WrongExpectedVersion {
                 expected_version: 1,
                 stream_name: "s-1".into(),
@@ -45,7 +48,11 @@ mod tests {
             })
         );
         assert_eq!(
-            next_position("s-1", Some(0), Some(-1))
+            next_position(None, None, Some(0)).unwrap_err().to_string(),
+            "Wrong expected version: 0 (Stream: <NULL>, Stream Version: -1)"
+        );
+        assert_eq!(
+            next_position(Some(b"s-1"), Some(0), Some(-1))
                 .unwrap_err()
                 .to_string(),
             "Wrong expected version: -1 (Stream: s-1, Stream Version: 0)"

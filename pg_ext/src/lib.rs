@@ -1,1 +1,371 @@
+//! The `message_store` Postgres extension: Message DB 1.3's functions as C
+//! functions over the rules in `message_store_core`.
 
+mod fmgr;
+mod spi;
+
+use fmgr::{
+    arg_bytes, arg_datum, arg_i64, arg_str, check, raise, return_null, return_text, setting_is_on,
+    sql_function, text_datum, with_setting,
+};
+use message_store_core::error::display_nullable;
+use message_store_core::read::{sql_condition_enabled, CategoryRead, StreamRead};
+use message_store_core::{self as rules, MESSAGE_STORE_VERSION};
+use pgrx::pg_sys::{self, Datum};
+use spi::{Connection, Param, SetResult, Statement};
+
+::pgrx::pg_module_magic!();
+
+::pgrx::extension_sql_file!("../../sql/schema.sql", name = "schema");
+
+const DEBUG: &std::ffi::CStr = c"message_store.debug";
+const DEBUG_WRITE: &std::ffi::CStr = c"message_store.debug_write";
+const DEBUG_GET: &std::ffi::CStr = c"message_store.debug_get";
+const SQL_CONDITION: &std::ffi::CStr = c"message_store.sql_condition";
+
+fn debug_write() -> bool {
+    setting_is_on(DEBUG_WRITE) || setting_is_on(DEBUG)
+}
+
+fn debug_get() -> bool {
+    setting_is_on(DEBUG_GET) || setting_is_on(DEBUG)
+}
+
+fn sql_condition_setting_enabled() -> bool {
+    with_setting(SQL_CONDITION, |value| {
+        sql_condition_enabled(value.map(|v| std::str::from_utf8(v).unwrap_or("")))
+    })
+}
+
+/// A name or other text argument as it appears in a notice.
+fn shown(bytes: Option<&[u8]>) -> String {
+    display_nullable(bytes.map(String::from_utf8_lossy))
+}
+
+fn notice(lines: &[String]) {
+    for line in lines {
+        pgrx::notice!("{line}");
+    }
+}
+
+// Stream-name rules.
+
+sql_function! {
+    /// `category(stream_name varchar) RETURNS varchar`, STRICT.
+    fn message_store_category / pg_finfo_message_store_category(fcinfo) {
+        let name = arg_bytes(fcinfo, 0).unwrap_or_default();
+        text_datum(rules::category(name))
+    }
+}
+
+sql_function! {
+    /// `id(stream_name varchar) RETURNS varchar`, STRICT.
+    fn message_store_id / pg_finfo_message_store_id(fcinfo) {
+        let name = arg_bytes(fcinfo, 0).unwrap_or_default();
+        return_text(rules::id(name), fcinfo)
+    }
+}
+
+sql_function! {
+    /// `cardinal_id(stream_name varchar) RETURNS varchar`, STRICT.
+    fn message_store_cardinal_id / pg_finfo_message_store_cardinal_id(fcinfo) {
+        let name = arg_bytes(fcinfo, 0).unwrap_or_default();
+        return_text(rules::cardinal_id(name), fcinfo)
+    }
+}
+
+sql_function! {
+    /// `is_category(stream_name varchar) RETURNS boolean`; NULL is a category.
+    fn message_store_is_category / pg_finfo_message_store_is_category(fcinfo) {
+        Datum::from(rules::is_category(arg_bytes(fcinfo, 0)))
+    }
+}
+
+sql_function! {
+    /// `hash_64(value varchar) RETURNS bigint`, STRICT.
+    fn message_store_hash_64 / pg_finfo_message_store_hash_64(fcinfo) {
+        Datum::from(rules::hash_64(arg_bytes(fcinfo, 0).unwrap_or_default()))
+    }
+}
+
+sql_function! {
+    /// `is_consumer_group_member(stream_name, member, size) RETURNS boolean`, STRICT.
+    fn message_store_is_consumer_group_member / pg_finfo_message_store_is_consumer_group_member(fcinfo) {
+        let name = arg_bytes(fcinfo, 0).unwrap_or_default();
+        let member = arg_i64(fcinfo, 1).unwrap_or_default();
+        let size = arg_i64(fcinfo, 2).unwrap_or_default();
+        if size < 1 {
+            raise(rules::Error::ConsumerGroupSizeTooSmall { member, size });
+        }
+        Datum::from(check(rules::is_consumer_group_member(name, member, size)))
+    }
+}
+
+sql_function! {
+    /// `message_store_version() RETURNS varchar`: the Message DB API level.
+    fn message_store_message_store_version / pg_finfo_message_store_message_store_version(_fcinfo) {
+        text_datum(MESSAGE_STORE_VERSION.as_bytes())
+    }
+}
+
+// Locking and writing.
+
+/// Takes the transaction-scoped advisory lock of the stream's category, so
+/// writers of one category commit in global-position order. A NULL name
+/// takes no lock. Returns the lock key.
+unsafe fn acquire_lock(stream_name: Option<&[u8]>, debug: bool) -> Option<i64> {
+    let category = stream_name.map(rules::category);
+    let key = category.map(rules::hash_64);
+    if let Some(key) = key {
+        unsafe {
+            pgrx::fcinfo::direct_function_call_as_datum(
+                pg_sys::pg_advisory_xact_lock_int8,
+                &[Some(Datum::from(key))],
+            );
+        }
+    }
+    if debug {
+        notice(&[
+            "» acquire_lock".to_string(),
+            format!("stream_name: {}", shown(stream_name)),
+            format!("_category: {}", shown(category)),
+            format!("_category_name_hash: {}", display_nullable(key)),
+        ]);
+    }
+    key
+}
+
+sql_function! {
+    /// `acquire_lock(stream_name varchar) RETURNS bigint`.
+    fn message_store_acquire_lock / pg_finfo_message_store_acquire_lock(fcinfo) {
+        match acquire_lock(arg_bytes(fcinfo, 0), debug_write()) {
+            Some(key) => Datum::from(key),
+            None => return_null(fcinfo),
+        }
+    }
+}
+
+sql_function! {
+    /// `stream_version(stream_name varchar) RETURNS bigint`: NULL for an empty stream.
+    fn message_store_stream_version / pg_finfo_message_store_stream_version(fcinfo) {
+        let connection = Connection::connect();
+        let version = connection.select_i64(Statement::StreamVersion, &[Param(arg_datum(fcinfo, 0))]);
+        connection.finish();
+        match version {
+            Some(version) => Datum::from(version),
+            None => return_null(fcinfo),
+        }
+    }
+}
+
+/// The text of a jsonb datum, for debug notices.
+unsafe fn jsonb_text(datum: Option<Datum>) -> String {
+    match datum {
+        Some(datum) => unsafe {
+            let text =
+                pgrx::fcinfo::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(datum)])
+                    .expect("jsonb_out returns text");
+            std::ffi::CStr::from_ptr(text.cast_mut_ptr())
+                .to_string_lossy()
+                .into_owned()
+        },
+        None => "<NULL>".to_string(),
+    }
+}
+
+sql_function! {
+    /// `write_message(id, stream_name, type, data, metadata, expected_version) RETURNS bigint`:
+    /// appends a message to a stream and returns its position.
+    fn message_store_write_message / pg_finfo_message_store_write_message(fcinfo) {
+        let id = arg_datum(fcinfo, 0);
+        let stream_name_datum = arg_datum(fcinfo, 1);
+        let stream_name = arg_bytes(fcinfo, 1);
+        let message_type = arg_datum(fcinfo, 2);
+        let data = arg_datum(fcinfo, 3);
+        let metadata = arg_datum(fcinfo, 4);
+        let expected_version = arg_i64(fcinfo, 5);
+        let debug = debug_write();
+
+        acquire_lock(stream_name, debug);
+        let connection = Connection::connect();
+        let stream_version =
+            connection.select_i64(Statement::StreamVersion, &[Param(stream_name_datum)]);
+        let position = check(rules::write::next_position(
+            stream_name,
+            stream_version,
+            expected_version,
+        ));
+        connection.execute(
+            Statement::Insert,
+            &[
+                Param(id),
+                Param(stream_name_datum),
+                Param(Some(Datum::from(position))),
+                Param(message_type),
+                Param(data),
+                Param(metadata),
+            ],
+            pg_sys::SPI_OK_INSERT,
+        );
+        connection.finish();
+
+        if debug {
+            let stream_version = stream_version.unwrap_or(rules::write::EMPTY_STREAM_VERSION);
+            notice(&[
+                "» write_message".to_string(),
+                format!("id ($1): {}", shown(arg_bytes(fcinfo, 0))),
+                format!("stream_name ($2): {}", shown(stream_name)),
+                format!("type ($3): {}", shown(arg_bytes(fcinfo, 2))),
+                format!("data ($4): {}", jsonb_text(data)),
+                format!("metadata ($5): {}", jsonb_text(metadata)),
+                format!("expected_version ($6): {}", display_nullable(expected_version)),
+                format!("_stream_version: {stream_version}"),
+                format!("_next_position: {position}"),
+            ]);
+        }
+        Datum::from(position)
+    }
+}
+
+// Reading.
+
+/// The limit parameter: NULL reads without a limit.
+fn limit_param(limit: Option<i64>) -> Param {
+    Param(limit.map(Datum::from))
+}
+
+sql_function! {
+    /// `get_stream_messages(stream_name, position, batch_size, condition) RETURNS SETOF message`.
+    fn message_store_get_stream_messages / pg_finfo_message_store_get_stream_messages(fcinfo) {
+        let read = check(StreamRead::new(
+            arg_bytes(fcinfo, 0),
+            arg_i64(fcinfo, 1),
+            arg_i64(fcinfo, 2),
+            arg_str(fcinfo, 3),
+            sql_condition_setting_enabled,
+        ));
+        let sql = read.condition.map(spi::stream_read_with_condition);
+        if debug_get() {
+            notice(&[
+                "» get_stream_messages".to_string(),
+                format!("stream_name ($1): {}", shown(Some(read.stream_name))),
+                format!("position ($2): {}", read.position),
+                format!("batch_size ($3): {}", read.batch_size),
+                format!("condition ($4): {}", display_nullable(read.condition)),
+                format!(
+                    "Generated Command: {}",
+                    sql.as_deref()
+                        .unwrap_or_else(|| Statement::StreamRead.sql().to_str().unwrap_or_default())
+                ),
+            ]);
+        }
+        let limit = check(read.limit());
+        let params = [
+            Param(arg_datum(fcinfo, 0)),
+            Param(Some(Datum::from(read.position))),
+            limit_param(limit),
+        ];
+        let result = SetResult::new(fcinfo);
+        let connection = Connection::connect();
+        match &sql {
+            Some(sql) => {
+                connection.read_sql_into_result(&result, sql, &spi::STREAM_READ_TYPES, &params)
+            }
+            None => connection.read_into_result(&result, Statement::StreamRead, &params),
+        }
+        connection.finish();
+        result.finish(fcinfo)
+    }
+}
+
+sql_function! {
+    /// `get_category_messages(category, position, batch_size, correlation,
+    /// consumer_group_member, consumer_group_size, condition) RETURNS SETOF message`.
+    fn message_store_get_category_messages / pg_finfo_message_store_get_category_messages(fcinfo) {
+        let read = check(CategoryRead::new(
+            arg_bytes(fcinfo, 0),
+            arg_i64(fcinfo, 1),
+            arg_i64(fcinfo, 2),
+            arg_bytes(fcinfo, 3),
+            arg_i64(fcinfo, 4),
+            arg_i64(fcinfo, 5),
+            arg_str(fcinfo, 6),
+            sql_condition_setting_enabled,
+        ));
+        let correlated = read.correlation.is_some();
+        let grouped = read.consumer_group.is_some();
+        let sql = read
+            .condition
+            .map(|condition| spi::category_read_with_condition(correlated, grouped, condition));
+        let statement = Statement::category_read(correlated, grouped);
+        if debug_get() {
+            notice(&[
+                "» get_category_messages".to_string(),
+                format!("category ($1): {}", shown(read.category)),
+                format!("position ($2): {}", read.position),
+                format!("batch_size ($3): {}", read.batch_size),
+                format!("correlation ($4): {}", shown(read.correlation)),
+                format!(
+                    "consumer_group_member ($5): {}",
+                    display_nullable(read.consumer_group.map(|g| g.member))
+                ),
+                format!(
+                    "consumer_group_size ($6): {}",
+                    display_nullable(read.consumer_group.map(|g| g.size))
+                ),
+                format!("condition: {}", display_nullable(read.condition)),
+                format!(
+                    "Generated Command: {}",
+                    sql.as_deref().unwrap_or_else(|| statement.sql().to_str().unwrap_or_default())
+                ),
+            ]);
+        }
+        let limit = check(read.check_execution());
+        let params = [
+            Param(arg_datum(fcinfo, 0)),
+            Param(Some(Datum::from(read.position))),
+            limit_param(limit),
+            Param(arg_datum(fcinfo, 3)),
+            Param(read.consumer_group.map(|g| Datum::from(g.member))),
+            Param(read.consumer_group.map(|g| Datum::from(g.size))),
+        ];
+        let result = SetResult::new(fcinfo);
+        let connection = Connection::connect();
+        match &sql {
+            Some(sql) => {
+                connection.read_sql_into_result(&result, sql, &spi::CATEGORY_READ_TYPES, &params)
+            }
+            None => connection.read_into_result(&result, statement, &params),
+        }
+        connection.finish();
+        result.finish(fcinfo)
+    }
+}
+
+sql_function! {
+    /// `get_last_stream_message(stream_name, type) RETURNS SETOF message`: 0 or 1 row.
+    fn message_store_get_last_stream_message / pg_finfo_message_store_get_last_stream_message(fcinfo) {
+        let stream_name = arg_datum(fcinfo, 0);
+        let message_type = arg_datum(fcinfo, 1);
+        let statement = match message_type {
+            Some(_) => Statement::LastMessageOfType,
+            None => Statement::LastMessage,
+        };
+        if debug_get() {
+            notice(&[
+                "» get_last_message".to_string(),
+                format!("stream_name ($1): {}", shown(arg_bytes(fcinfo, 0))),
+                format!("type ($2): {}", shown(arg_bytes(fcinfo, 1))),
+                format!(
+                    "Generated Command: {}",
+                    statement.sql().to_str().unwrap_or_default()
+                ),
+            ]);
+        }
+        let result = SetResult::new(fcinfo);
+        let connection = Connection::connect();
+        connection.read_into_result(&result, statement, &[Param(stream_name), Param(message_type)]);
+        connection.finish();
+        result.finish(fcinfo)
+    }
+}
