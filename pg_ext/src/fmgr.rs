@@ -115,14 +115,17 @@ pub unsafe fn return_text(bytes: Option<&[u8]>, fcinfo: FunctionCallInfo) -> Dat
 
 /// Whether a custom setting is exactly `on`.
 pub fn setting_is_on(name: &CStr) -> bool {
-    with_setting(name, |value| value == Some(b"on".as_slice()))
-}
-
-/// Looks at a custom setting's value (`None` while it is unset) without
-/// copying it; the value is only valid inside `f`.
-pub fn with_setting<R>(name: &CStr, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
     unsafe {
         let value = pg_sys::GetConfigOption(name.as_ptr(), true, false);
-        f((!value.is_null()).then(|| CStr::from_ptr(value).to_bytes()))
+        !value.is_null() && CStr::from_ptr(value).to_bytes() == b"on"
+    }
+}
+
+/// A custom setting's value as `current_setting(name, true)` shows it:
+/// `None` while the setting does not exist, `""` once it was set and reset.
+pub fn setting(name: &CStr) -> Option<String> {
+    unsafe {
+        let value = pg_sys::GetConfigOptionByName(name.as_ptr(), std::ptr::null_mut(), true);
+        (!value.is_null()).then(|| CStr::from_ptr(value).to_string_lossy().into_owned())
     }
 }

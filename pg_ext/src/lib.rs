@@ -5,8 +5,8 @@ mod fmgr;
 mod spi;
 
 use fmgr::{
-    arg_bytes, arg_datum, arg_i64, arg_str, check, raise, return_null, return_text, setting_is_on,
-    sql_function, text_datum, with_setting,
+    arg_bytes, arg_datum, arg_i64, arg_str, check, raise, return_null, return_text, setting,
+    setting_is_on, sql_function, text_datum,
 };
 use message_store_core::error::display_nullable;
 use message_store_core::read::{sql_condition_enabled, CategoryRead, StreamRead};
@@ -32,9 +32,7 @@ fn debug_get() -> bool {
 }
 
 fn sql_condition_setting_enabled() -> bool {
-    with_setting(SQL_CONDITION, |value| {
-        sql_condition_enabled(value.map(|v| std::str::from_utf8(v).unwrap_or("")))
-    })
+    sql_condition_enabled(setting(SQL_CONDITION).as_deref())
 }
 
 /// A name or other text argument as it appears in a notice.

@@ -1,1 +1,93 @@
+//! Harness for client tests of the installed `message_store` extension in a
+//! running Postgres cluster. Each test gets a database of its own, made fresh
+//! with only `CREATE EXTENSION message_store`.
+//!
+//! The server is found through `MESSAGE_STORE_TEST_PG` (a libpq-style
+//! connection string for a superuser), by default the local cluster on
+//! 127.0.0.1:5432 as `postgres` with password `postgres`, as `.ci/run` sets up.
 
+use postgres::{Client, NoTls};
+
+pub fn admin_connection_string() -> String {
+    std::env::var("MESSAGE_STORE_TEST_PG").unwrap_or_else(|_| {
+        "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres".to_string()
+    })
+}
+
+pub fn connect(extra: &str) -> Client {
+    let params = format!("{} {extra}", admin_connection_string());
+    Client::connect(&params, NoTls).unwrap_or_else(|e| panic!("connect ({extra}): {e}"))
+}
+
+/// A fresh database holding only the extension; returns its name and a
+/// superuser connection to it.
+pub fn fresh_database(name: &str) -> (String, Client) {
+    let db = format!("ms_test_{name}");
+    let mut admin = connect("");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"
+        ))
+        .unwrap();
+    let mut client = connect(&format!("dbname={db}"));
+    client
+        .batch_execute("CREATE EXTENSION message_store")
+        .unwrap();
+    (db, client)
+}
+
+/// The SQLSTATE and message of a failed call; panics when it succeeded or
+/// failed outside the server.
+pub fn db_error(result: Result<impl std::fmt::Debug, postgres::Error>) -> (String, String) {
+    match result {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => {
+            let db = e
+                .as_db_error()
+                .unwrap_or_else(|| panic!("not a server error: {e}"));
+            (db.code().code().to_string(), db.message().to_string())
+        }
+    }
+}
+
+/// Asserts a call fails with exactly this SQLSTATE and message.
+#[track_caller]
+pub fn assert_error(
+    result: Result<impl std::fmt::Debug, postgres::Error>,
+    sqlstate: &str,
+    message: &str,
+) {
+    assert_eq!(
+        db_error(result),
+        (sqlstate.to_string(), message.to_string())
+    );
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Writes a message with an empty object as data; returns its position.
+pub fn write(client: &mut Client, stream_name: &str, message_type: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT message_store.write_message($1, $2, $3, '{}'::jsonb)",
+            &[&new_id(), &stream_name, &message_type],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Writes a message with metadata given as JSON text.
+pub fn write_with_metadata(client: &mut Client, stream_name: &str, metadata: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT message_store.write_message($1, $2, 'SomeType', '{}'::jsonb, $3::text::jsonb)",
+            &[&new_id(), &stream_name, &metadata],
+        )
+        .unwrap()
+        .get(0)
+}
