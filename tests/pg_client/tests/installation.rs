@@ -1,0 +1,344 @@
+//! The extension as an installed object: client roles and their privileges,
+//! any search_path, concurrency between sessions, and pg_dump/pg_restore.
+
+use message_store_pg_tests::*;
+use postgres::Client;
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+fn client_role(admin: &mut Client, role: &str) {
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role};
+             CREATE ROLE {role} LOGIN PASSWORD 'client' NOINHERIT;
+             SELECT message_store.grant_client_privileges('{role}');"
+        ))
+        .unwrap();
+}
+
+fn connect_as(db: &str, role: &str, options: &str) -> Client {
+    let base = admin_connection_string();
+    // Keep host and port of the admin string; replace user, password, dbname.
+    let kept: Vec<&str> = base
+        .split_whitespace()
+        .filter(|kv| kv.starts_with("host=") || kv.starts_with("port="))
+        .collect();
+    let params = format!(
+        "{} user={role} password=client dbname={db} {options}",
+        kept.join(" ")
+    );
+    Client::connect(&params, postgres::NoTls).unwrap()
+}
+
+#[test]
+fn client_role_with_empty_search_path() {
+    let (db, mut admin) = fresh_database("client_role");
+    client_role(&mut admin, "ms_test_client");
+    let mut c = connect_as(&db, "ms_test_client", "options='-c search_path='");
+    let path: String = c.query_one("SHOW search_path", &[]).unwrap().get(0);
+    assert_eq!(path, "");
+
+    let p: i64 = c
+        .query_one(
+            "SELECT message_store.write_message($1, 'account-1', 'Opened', '{}'::jsonb)",
+            &[&new_id()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(p, 0);
+    let p: i64 = c
+        .query_one(
+            "SELECT message_store.write_message($1, 'account-1', 'Deposited', '{\"amount\": 5}'::jsonb, NULL, 0)",
+            &[&new_id()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(p, 1);
+    assert_eq!(
+        c.query("SELECT * FROM message_store.get_stream_messages('account-1')", &[])
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        c.query(
+            "SELECT * FROM message_store.get_category_messages('account', 1, 10, NULL, 0, 1)",
+            &[]
+        )
+        .unwrap()
+        .len(),
+        2
+    );
+    assert_eq!(
+        c.query("SELECT * FROM message_store.get_last_stream_message('account-1', 'Opened')", &[])
+            .unwrap()
+            .len(),
+        1
+    );
+    let row = c
+        .query_one(
+            "SELECT message_store.stream_version('account-1'), message_store.acquire_lock('account-1'),
+                    message_store.hash_64('account'), message_store.message_store_version()",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, Option<i64>>(0), Some(1));
+    assert_eq!(row.get::<_, i64>(1), row.get::<_, i64>(2));
+    let total: i64 = c
+        .query_one("SELECT sum(message_count)::bigint FROM message_store.stream_summary", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(total, 2);
+    // Read and append only.
+    assert_eq!(
+        db_error(c.execute("UPDATE message_store.messages SET type = 'x'", &[])).0,
+        "42501"
+    );
+    assert_eq!(
+        db_error(c.execute("DELETE FROM message_store.messages", &[])).0,
+        "42501"
+    );
+    assert_eq!(
+        db_error(c.execute("TRUNCATE message_store.messages", &[])).0,
+        "42501"
+    );
+    // The grant helper is for administrators.
+    assert_eq!(
+        db_error(c.execute("SELECT message_store.grant_client_privileges('public')", &[])).0,
+        "42501"
+    );
+    // Without message_store on the path, unqualified names are not found,
+    // as for any schema.
+    assert_eq!(
+        db_error(c.query("SELECT stream_version('account-1')", &[])).0,
+        "42883"
+    );
+    drop(c);
+    admin.batch_execute("DROP OWNED BY ms_test_client; DROP ROLE ms_test_client").unwrap();
+}
+
+#[test]
+fn privileges_are_exactly_message_dbs() {
+    let (_, mut admin) = fresh_database("privileges");
+    client_role(&mut admin, "ms_test_grants");
+    let table: Vec<String> = admin
+        .query(
+            "SELECT privilege_type FROM information_schema.role_table_grants
+             WHERE grantee = 'ms_test_grants' AND table_name = 'messages' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(table, ["INSERT", "SELECT"]);
+    let row = admin
+        .query_one(
+            "SELECT has_schema_privilege('ms_test_grants', 'message_store', 'USAGE'),
+                    has_schema_privilege('ms_test_grants', 'message_store', 'CREATE'),
+                    has_sequence_privilege('ms_test_grants', 'message_store.messages_global_position_seq', 'USAGE'),
+                    has_sequence_privilege('ms_test_grants', 'message_store.messages_global_position_seq', 'SELECT'),
+                    has_sequence_privilege('ms_test_grants', 'message_store.messages_global_position_seq', 'UPDATE')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (0..5).map(|i| row.get::<_, bool>(i)).collect::<Vec<_>>(),
+        [true, false, true, true, false]
+    );
+    let views: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM information_schema.role_table_grants
+             WHERE grantee = 'ms_test_grants' AND table_name LIKE '%summary' AND privilege_type = 'SELECT'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(views, 6);
+    admin.batch_execute("DROP OWNED BY ms_test_grants; DROP ROLE ms_test_grants").unwrap();
+}
+
+/// Two writers to one category, committing in whatever order; a reader that
+/// polls from its last global position + 1 must end up with every message.
+#[test]
+fn category_readers_never_skip_a_late_commit() {
+    let (db, mut admin) = fresh_database("category_order");
+    const PER_WRITER: usize = 150;
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let db = db.clone();
+            thread::spawn(move || {
+                let mut c = connect(&format!("dbname={db}"));
+                for i in 0..PER_WRITER {
+                    let mut tx = c.transaction().unwrap();
+                    tx.query_one(
+                        "SELECT message_store.write_message($1, $2, 'T', '{}'::jsonb)",
+                        &[&new_id(), &format!("race-{w}x{}", i % 7)],
+                    )
+                    .unwrap();
+                    // Hold the transaction open a little, so commits interleave.
+                    if i % 3 == w {
+                        tx.batch_execute("SELECT pg_sleep(0.002)").unwrap();
+                    }
+                    tx.commit().unwrap();
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let db = db.clone();
+        thread::spawn(move || {
+            let mut c = connect(&format!("dbname={db}"));
+            let mut seen: Vec<i64> = Vec::new();
+            let mut next = 1i64;
+            while seen.len() < 2 * PER_WRITER {
+                let rows = c
+                    .query(
+                        "SELECT global_position FROM message_store.get_category_messages('race', $1, 50)",
+                        &[&next],
+                    )
+                    .unwrap();
+                for row in rows {
+                    let g: i64 = row.get(0);
+                    seen.push(g);
+                    next = g + 1;
+                }
+            }
+            seen
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    let seen = reader.join().unwrap();
+    let all: Vec<i64> = admin
+        .query("SELECT global_position FROM message_store.messages ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(seen, all);
+}
+
+#[test]
+fn same_expected_version_exactly_one_writer_wins() {
+    let (db, _admin) = fresh_database("expected_race");
+    for round in 0..5 {
+        let barrier = Arc::new(Barrier::new(2));
+        let results: Vec<Result<i64, (String, String)>> = (0..2)
+            .map(|_| {
+                let db = db.clone();
+                let barrier = barrier.clone();
+                thread::spawn(move || {
+                    let mut c = connect(&format!("dbname={db}"));
+                    let mut tx = c.transaction().unwrap();
+                    barrier.wait();
+                    let result = tx.query_one(
+                        "SELECT message_store.write_message($1, $2, 'T', '{}'::jsonb, NULL, -1)",
+                        &[&new_id(), &format!("claim-{round}")],
+                    );
+                    match result {
+                        Ok(row) => {
+                            thread::sleep(std::time::Duration::from_millis(20));
+                            tx.commit().unwrap();
+                            Ok(row.get::<_, i64>(0))
+                        }
+                        Err(e) => Err(db_error(Err::<(), _>(e))),
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(wins, [&0], "round {round}: {results:?}");
+        let loss = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+        assert_eq!(
+            loss,
+            &(
+                "P0001".to_string(),
+                format!("Wrong expected version: -1 (Stream: claim-{round}, Stream Version: 0)")
+            )
+        );
+    }
+}
+
+fn pg_tool(tool: &str) -> Command {
+    let mut command = Command::new(format!("/usr/lib/postgresql/15/bin/{tool}"));
+    command
+        .env("PGHOST", "127.0.0.1")
+        .env("PGUSER", "postgres")
+        .env("PGPASSWORD", "postgres");
+    command
+}
+
+#[test]
+fn pg_dump_and_restore_keep_every_message() {
+    let (db, mut c) = fresh_database("dump_source");
+    for i in 0..5 {
+        write(&mut c, &format!("dump-{}", i % 2), "T");
+    }
+    // A failed write leaves a gap in global positions; the dump keeps it.
+    let id: String = c
+        .query_one("SELECT id::text FROM message_store.messages LIMIT 1", &[])
+        .unwrap()
+        .get(0);
+    assert!(c
+        .query_one(
+            "SELECT message_store.write_message($1, 'dump-9', 'T', '{}')",
+            &[&id]
+        )
+        .is_err());
+    write(&mut c, "dump-1", "T");
+    let snapshot = |c: &mut Client| -> Vec<String> {
+        c.query("SELECT m::text FROM message_store.messages m ORDER BY global_position", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let before = snapshot(&mut c);
+    assert_eq!(before.len(), 6);
+
+    let dump = std::env::temp_dir().join("message_store_dump_test.dump");
+    let status = pg_tool("pg_dump")
+        .args(["-Fc", "-f"])
+        .arg(&dump)
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut admin = connect("");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS ms_test_dump_target WITH (FORCE)")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE ms_test_dump_target TEMPLATE template0 ENCODING 'UTF8'")
+        .unwrap();
+    let output = pg_tool("pg_restore")
+        .args(["--exit-on-error", "-d", "ms_test_dump_target"])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    std::fs::remove_file(&dump).ok();
+
+    let mut restored = connect("dbname=ms_test_dump_target");
+    assert_eq!(snapshot(&mut restored), before);
+    // The sequence continues after the restored messages.
+    let max_before: i64 = c
+        .query_one("SELECT max(global_position) FROM message_store.messages", &[])
+        .unwrap()
+        .get(0);
+    write(&mut restored, "dump-1", "T");
+    let newest = restored
+        .query_one(
+            "SELECT position, global_position FROM message_store.get_last_stream_message('dump-1')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(newest.get::<_, i64>(0), 3);
+    assert_eq!(newest.get::<_, i64>(1), max_before + 1);
+}
