@@ -35,14 +35,15 @@ fn pure_functions() {
     assert_eq!(row.get::<_, i64>(3), -8070080442485551184);
     assert_eq!(row.get::<_, Option<i64>>(4), None);
 
-    let cases: &[(
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
+    // name, category, id, cardinal_id, is_category
+    type Case<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
         Option<bool>,
-    )] = &[
-        // name, category, id, cardinal_id, is_category
+    );
+    let cases: &[Case] = &[
         (
             Some("someStream-123"),
             Some("someStream"),

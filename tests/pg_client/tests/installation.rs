@@ -56,9 +56,12 @@ fn client_role_with_empty_search_path() {
         .get(0);
     assert_eq!(p, 1);
     assert_eq!(
-        c.query("SELECT * FROM message_store.get_stream_messages('account-1')", &[])
-            .unwrap()
-            .len(),
+        c.query(
+            "SELECT * FROM message_store.get_stream_messages('account-1')",
+            &[]
+        )
+        .unwrap()
+        .len(),
         2
     );
     assert_eq!(
@@ -71,9 +74,12 @@ fn client_role_with_empty_search_path() {
         2
     );
     assert_eq!(
-        c.query("SELECT * FROM message_store.get_last_stream_message('account-1', 'Opened')", &[])
-            .unwrap()
-            .len(),
+        c.query(
+            "SELECT * FROM message_store.get_last_stream_message('account-1', 'Opened')",
+            &[]
+        )
+        .unwrap()
+        .len(),
         1
     );
     let row = c
@@ -86,7 +92,10 @@ fn client_role_with_empty_search_path() {
     assert_eq!(row.get::<_, Option<i64>>(0), Some(1));
     assert_eq!(row.get::<_, i64>(1), row.get::<_, i64>(2));
     let total: i64 = c
-        .query_one("SELECT sum(message_count)::bigint FROM message_store.stream_summary", &[])
+        .query_one(
+            "SELECT sum(message_count)::bigint FROM message_store.stream_summary",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(total, 2);
@@ -105,7 +114,11 @@ fn client_role_with_empty_search_path() {
     );
     // The grant helper is for administrators.
     assert_eq!(
-        db_error(c.execute("SELECT message_store.grant_client_privileges('public')", &[])).0,
+        db_error(c.execute(
+            "SELECT message_store.grant_client_privileges('public')",
+            &[]
+        ))
+        .0,
         "42501"
     );
     // Without message_store on the path, unqualified names are not found,
@@ -115,7 +128,9 @@ fn client_role_with_empty_search_path() {
         "42883"
     );
     drop(c);
-    admin.batch_execute("DROP OWNED BY ms_test_client; DROP ROLE ms_test_client").unwrap();
+    admin
+        .batch_execute("DROP OWNED BY ms_test_client; DROP ROLE ms_test_client")
+        .unwrap();
 }
 
 #[test]
@@ -156,7 +171,9 @@ fn privileges_are_exactly_message_dbs() {
         .unwrap()
         .get(0);
     assert_eq!(views, 6);
-    admin.batch_execute("DROP OWNED BY ms_test_grants; DROP ROLE ms_test_grants").unwrap();
+    admin
+        .batch_execute("DROP OWNED BY ms_test_grants; DROP ROLE ms_test_grants")
+        .unwrap();
 }
 
 /// Two writers to one category, committing in whatever order; a reader that
@@ -213,7 +230,10 @@ fn category_readers_never_skip_a_late_commit() {
     }
     let seen = reader.join().unwrap();
     let all: Vec<i64> = admin
-        .query("SELECT global_position FROM message_store.messages ORDER BY 1", &[])
+        .query(
+            "SELECT global_position FROM message_store.messages ORDER BY 1",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
@@ -293,11 +313,14 @@ fn pg_dump_and_restore_keep_every_message() {
         .is_err());
     write(&mut c, "dump-1", "T");
     let snapshot = |c: &mut Client| -> Vec<String> {
-        c.query("SELECT m::text FROM message_store.messages m ORDER BY global_position", &[])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
+        c.query(
+            "SELECT m::text FROM message_store.messages m ORDER BY global_position",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
     };
     let before = snapshot(&mut c);
     assert_eq!(before.len(), 6);
@@ -322,14 +345,21 @@ fn pg_dump_and_restore_keep_every_message() {
         .arg(&dump)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     std::fs::remove_file(&dump).ok();
 
     let mut restored = connect("dbname=ms_test_dump_target");
     assert_eq!(snapshot(&mut restored), before);
     // The sequence continues after the restored messages.
     let max_before: i64 = c
-        .query_one("SELECT max(global_position) FROM message_store.messages", &[])
+        .query_one(
+            "SELECT max(global_position) FROM message_store.messages",
+            &[],
+        )
         .unwrap()
         .get(0);
     write(&mut restored, "dump-1", "T");
