@@ -169,6 +169,22 @@ impl Statement {
         }
     }
 
+    /// Category reads are planned for their values on every call (their
+    /// parse is still kept). A plan made without the values can prefer
+    /// walking the primary key in global-position order and filtering by
+    /// category, which reads the whole table's tail for a small category;
+    /// only the values show that the category index is the way in. Writes
+    /// and stream reads have one right plan (the unique indexes) and keep it.
+    fn cursor_options(self) -> i32 {
+        match self {
+            Statement::CategoryRead
+            | Statement::CategoryReadCorrelated
+            | Statement::CategoryReadGrouped
+            | Statement::CategoryReadCorrelatedGrouped => pg_sys::CURSOR_OPT_CUSTOM_PLAN as i32,
+            _ => 0,
+        }
+    }
+
     pub fn arg_types(self) -> &'static [Oid] {
         match self {
             Statement::StreamVersion => &[pg_sys::TEXTOID],
@@ -254,7 +270,11 @@ impl Connection {
         PLANS.with(|plans| {
             let slot = &plans[statement as usize];
             if slot.get().is_null() {
-                let plan = self.prepare(statement.sql(), statement.arg_types());
+                let plan = self.prepare(
+                    statement.sql(),
+                    statement.arg_types(),
+                    statement.cursor_options(),
+                );
                 unsafe { pg_sys::SPI_keepplan(plan) };
                 slot.set(plan);
             }
@@ -262,12 +282,13 @@ impl Connection {
         })
     }
 
-    fn prepare(&self, sql: &CStr, arg_types: &[Oid]) -> pg_sys::SPIPlanPtr {
+    fn prepare(&self, sql: &CStr, arg_types: &[Oid], cursor_options: i32) -> pg_sys::SPIPlanPtr {
         unsafe {
-            let plan = pg_sys::SPI_prepare(
+            let plan = pg_sys::SPI_prepare_cursor(
                 sql.as_ptr(),
                 arg_types.len() as i32,
                 arg_types.as_ptr().cast_mut(),
+                cursor_options,
             );
             if plan.is_null() {
                 check_rc(pg_sys::SPI_result, 0, c"SPI_prepare");
@@ -337,7 +358,7 @@ impl Connection {
             );
         });
         unsafe {
-            let plan = self.prepare(&sql, arg_types);
+            let plan = self.prepare(&sql, arg_types, 0);
             self.run_into(result, plan, arg_types, params);
             pg_sys::SPI_freeplan(plan);
         }

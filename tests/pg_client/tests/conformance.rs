@@ -284,6 +284,16 @@ fn bad_input_changes_nothing() {
         }
     }
     assert_eq!(count(&mut c, "SELECT 1::bigint"), 1);
+    // Unicode names are written and read back as given.
+    write(&mut c, "überweisung-straße+1", "Gebucht");
+    let row = c
+        .query_one(
+            "SELECT stream_name, type FROM message_store.get_category_messages('überweisung')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "überweisung-straße+1");
+    assert_eq!(row.get::<_, String>(1), "Gebucht");
     // Absurd batch sizes.
     let rows = c
         .query(
