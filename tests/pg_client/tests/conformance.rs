@@ -14,6 +14,16 @@ fn stream_positions(client: &mut Client, sql: &str) -> Vec<(String, i64, i64)> {
         .collect()
 }
 
+/// The positions of the rows a read returns.
+fn batch(client: &mut Client, sql: &str) -> Vec<i64> {
+    stream_positions(client, sql).iter().map(|r| r.1).collect()
+}
+
+/// The global positions of the rows a read returns.
+fn globals(client: &mut Client, sql: &str) -> Vec<i64> {
+    stream_positions(client, sql).iter().map(|r| r.2).collect()
+}
+
 fn count(client: &mut Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).unwrap().get(0)
 }
@@ -344,12 +354,6 @@ fn get_stream_messages() {
         "P0001",
         "Must be a stream name: <NULL>",
     );
-    let batch = |c: &mut Client, sql: &str| {
-        stream_positions(c, sql)
-            .iter()
-            .map(|r| r.1)
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
         batch(
             &mut c,
@@ -444,12 +448,6 @@ fn get_category_messages() {
         "P0001",
         "Must be a category: someStream-1",
     );
-    let globals = |c: &mut Client, sql: &str| {
-        stream_positions(c, sql)
-            .iter()
-            .map(|r| r.2)
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
         globals(
             &mut c,
@@ -513,12 +511,6 @@ fn correlation() {
         "someStream-6",
         r#"{"correlationStreamName": "origin-99"}"#,
     );
-    let globals = |c: &mut Client, sql: &str| {
-        stream_positions(c, sql)
-            .iter()
-            .map(|r| r.2)
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
         globals(
             &mut c,
@@ -939,10 +931,44 @@ fn reporting_views() {
 }
 
 #[test]
-fn debug_notices_do_not_change_results() {
-    let (_, mut c) = fresh_database("debug");
-    c.batch_execute("SET message_store.debug = on").unwrap();
-    assert_eq!(write(&mut c, "d-1", "T"), 0);
+fn debug_notices() {
+    let (db, _admin) = fresh_database("debug");
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = notices.clone();
+    let mut config: postgres::Config = admin_connection_string().parse().unwrap();
+    config.dbname(&db).notice_callback(move |notice| {
+        sink.lock().unwrap().push(notice.message().to_string());
+    });
+    let mut c = config.connect(postgres::NoTls).unwrap();
+    let take = || std::mem::take(&mut *notices.lock().unwrap());
+
+    c.batch_execute("SET message_store.debug_write = on")
+        .unwrap();
+    c.query_one(
+        "SELECT message_store.write_message('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'd-1', 'T', '{\"b\":1,\"a\":2}')",
+        &[],
+    )
+    .unwrap();
+    let category_hash = message_store_core::hash_64(b"d");
+    assert_eq!(
+        take(),
+        [
+            "» acquire_lock".to_string(),
+            "stream_name: d-1".to_string(),
+            "_category: d".to_string(),
+            format!("_category_name_hash: {category_hash}"),
+            "» write_message".to_string(),
+            "id ($1): a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".to_string(),
+            "stream_name ($2): d-1".to_string(),
+            "type ($3): T".to_string(),
+            "data ($4): {\"a\": 2, \"b\": 1}".to_string(),
+            "metadata ($5): <NULL>".to_string(),
+            "expected_version ($6): <NULL>".to_string(),
+            "_stream_version: -1".to_string(),
+            "_next_position: 0".to_string(),
+        ]
+    );
+    // debug_write says nothing about reads; debug_get does; debug covers both.
     assert_eq!(
         c.query(
             "SELECT * FROM message_store.get_stream_messages('d-1')",
@@ -952,14 +978,55 @@ fn debug_notices_do_not_change_results() {
         .len(),
         1
     );
+    assert!(take().is_empty());
+    c.batch_execute("RESET message_store.debug_write; SET message_store.debug_get = on")
+        .unwrap();
     assert_eq!(
         c.query(
-            "SELECT * FROM message_store.get_category_messages('d')",
+            "SELECT * FROM message_store.get_stream_messages('d-1', NULL, 5)",
             &[]
         )
         .unwrap()
         .len(),
         1
+    );
+    let lines = take();
+    assert_eq!(
+        lines[..5],
+        [
+            "» get_stream_messages",
+            "stream_name ($1): d-1",
+            "position ($2): 0",
+            "batch_size ($3): 5",
+            "condition ($4): <NULL>",
+        ]
+    );
+    assert!(
+        lines[5].starts_with("Generated Command: SELECT "),
+        "{lines:?}"
+    );
+    assert_eq!(
+        c.query(
+            "SELECT * FROM message_store.get_category_messages('d', NULL, NULL, NULL, 0, 1)",
+            &[]
+        )
+        .unwrap()
+        .len(),
+        1
+    );
+    let lines = take();
+    assert_eq!(
+        lines[..8],
+        [
+            "» get_category_messages",
+            "category ($1): d",
+            "position ($2): 1",
+            "batch_size ($3): 1000",
+            "correlation ($4): <NULL>",
+            "consumer_group_member ($5): 0",
+            "consumer_group_size ($6): 1",
+            "condition: <NULL>",
+        ]
     );
     assert_eq!(
         c.query(
@@ -970,4 +1037,24 @@ fn debug_notices_do_not_change_results() {
         .len(),
         1
     );
+    assert_eq!(
+        take()[..3],
+        [
+            "» get_last_message",
+            "stream_name ($1): d-1",
+            "type ($2): <NULL>"
+        ]
+    );
+    c.batch_execute("RESET message_store.debug_get; SET message_store.debug = on")
+        .unwrap();
+    assert_eq!(
+        c.query_one("SELECT message_store.acquire_lock('d-2')", &[])
+            .unwrap()
+            .get::<_, i64>(0),
+        category_hash
+    );
+    assert_eq!(take()[0], "» acquire_lock");
+    c.batch_execute("SET message_store.debug = off").unwrap();
+    write(&mut c, "d-1", "T");
+    assert!(take().is_empty());
 }
