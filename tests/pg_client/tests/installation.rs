@@ -128,6 +128,24 @@ fn client_role_with_empty_search_path() {
         "42883"
     );
     drop(c);
+    // The SQL condition enabled through the startup options, as Eventide's
+    // client does it.
+    let mut c = connect_as(
+        &db,
+        "ms_test_client",
+        "options='-c message_store.sql_condition=on'",
+    );
+    let rows = c
+        .query(
+            "SELECT position FROM message_store.get_stream_messages('account-1', 0, 10, 'type = ''Deposited''')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>(),
+        [1]
+    );
+    drop(c);
     admin
         .batch_execute("DROP OWNED BY ms_test_client; DROP ROLE ms_test_client")
         .unwrap();
