@@ -227,6 +227,28 @@ sql_function! {
 
 // Reading.
 
+/// Runs a read into the call's result: the statement's kept plan, or the
+/// one-off query that holds a caller's SQL condition.
+unsafe fn read_messages(
+    fcinfo: pg_sys::FunctionCallInfo,
+    statement: Statement,
+    condition_sql: Option<&str>,
+    params: &[Param],
+) -> Datum {
+    unsafe {
+        let result = SetResult::new(fcinfo);
+        let connection = Connection::connect();
+        match condition_sql {
+            Some(sql) => {
+                connection.read_sql_into_result(&result, sql, statement.arg_types(), params)
+            }
+            None => connection.read_into_result(&result, statement, params),
+        }
+        connection.finish();
+        result.finish(fcinfo)
+    }
+}
+
 /// The limit parameter: NULL reads without a limit.
 fn limit_param(limit: Option<i64>) -> Param {
     Param(limit.map(Datum::from))
@@ -263,16 +285,7 @@ sql_function! {
             Param(Some(Datum::from(read.position))),
             limit_param(limit),
         ];
-        let result = SetResult::new(fcinfo);
-        let connection = Connection::connect();
-        match &sql {
-            Some(sql) => {
-                connection.read_sql_into_result(&result, sql, &spi::STREAM_READ_TYPES, &params)
-            }
-            None => connection.read_into_result(&result, Statement::StreamRead, &params),
-        }
-        connection.finish();
-        result.finish(fcinfo)
+        read_messages(fcinfo, Statement::StreamRead, sql.as_deref(), &params)
     }
 }
 
@@ -327,16 +340,7 @@ sql_function! {
             Param(read.consumer_group.map(|g| Datum::from(g.member))),
             Param(read.consumer_group.map(|g| Datum::from(g.size))),
         ];
-        let result = SetResult::new(fcinfo);
-        let connection = Connection::connect();
-        match &sql {
-            Some(sql) => {
-                connection.read_sql_into_result(&result, sql, &spi::CATEGORY_READ_TYPES, &params)
-            }
-            None => connection.read_into_result(&result, statement, &params),
-        }
-        connection.finish();
-        result.finish(fcinfo)
+        read_messages(fcinfo, statement, sql.as_deref(), &params)
     }
 }
 
@@ -360,10 +364,6 @@ sql_function! {
                 ),
             ]);
         }
-        let result = SetResult::new(fcinfo);
-        let connection = Connection::connect();
-        connection.read_into_result(&result, statement, &[Param(stream_name), Param(message_type)]);
-        connection.finish();
-        result.finish(fcinfo)
+        read_messages(fcinfo, statement, None, &[Param(stream_name), Param(message_type)])
     }
 }

@@ -81,11 +81,11 @@ macro_rules! statement_sql {
 }
 
 /// Parameter types of a stream read: stream_name, position, limit.
-pub const STREAM_READ_TYPES: [Oid; 3] = [pg_sys::TEXTOID, pg_sys::INT8OID, pg_sys::INT8OID];
+const STREAM_READ_TYPES: [Oid; 3] = [pg_sys::TEXTOID, pg_sys::INT8OID, pg_sys::INT8OID];
 /// Parameter types of a category read: category, position, limit,
 /// correlation, consumer group member, consumer group size. Every variant
 /// takes all six; a variant ignores the ones it does not filter on.
-pub const CATEGORY_READ_TYPES: [Oid; 6] = [
+const CATEGORY_READ_TYPES: [Oid; 6] = [
     pg_sys::VARCHAROID,
     pg_sys::INT8OID,
     pg_sys::INT8OID,
