@@ -19,9 +19,11 @@ pub fn hash_64(value: &[u8]) -> i64 {
 ///
 /// A name with no id has no cardinal id and belongs to no member. `abs` of
 /// the one hash that has no positive twin fails as Postgres' `abs(bigint)`
-/// does. The arguments must have passed [`crate::read::CategoryRead`]'s
-/// checks (size ≥ 1).
+/// does. A group needs at least one member.
 pub fn is_consumer_group_member(stream_name: &[u8], member: i64, size: i64) -> Result<bool, Error> {
+    if size < 1 {
+        return Err(Error::ConsumerGroupSizeTooSmall { member, size });
+    }
     let Some(cardinal) = cardinal_id(stream_name) else {
         return Ok(false);
     };
@@ -48,6 +50,14 @@ mod tests {
         assert_eq!(is_consumer_group_member(b"account-123", 1, 3), Ok(true));
         assert_eq!(is_consumer_group_member(b"account-123", 0, 3), Ok(false));
         assert_eq!(is_consumer_group_member(b"account-123+x", 1, 3), Ok(true));
+    }
+
+    #[test]
+    fn a_group_without_members_is_refused() {
+        assert_eq!(
+            is_consumer_group_member(b"account-123", 0, 0),
+            Err(Error::ConsumerGroupSizeTooSmall { member: 0, size: 0 })
+        );
     }
 
     #[test]

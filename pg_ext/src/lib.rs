@@ -5,7 +5,7 @@ mod fmgr;
 mod spi;
 
 use fmgr::{
-    arg_bytes, arg_datum, arg_i64, arg_str, check, raise, return_null, return_text, setting,
+    arg_bytes, arg_datum, arg_i64, arg_str, check, return_null, return_text, setting,
     setting_is_on, sql_function, text_datum,
 };
 use message_store_core::error::display_nullable;
@@ -92,9 +92,6 @@ sql_function! {
         let name = arg_bytes(fcinfo, 0).unwrap_or_default();
         let member = arg_i64(fcinfo, 1).unwrap_or_default();
         let size = arg_i64(fcinfo, 2).unwrap_or_default();
-        if size < 1 {
-            raise(rules::Error::ConsumerGroupSizeTooSmall { member, size });
-        }
         Datum::from(check(rules::is_consumer_group_member(name, member, size)))
     }
 }
