@@ -11,6 +11,16 @@ pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
 pub const INVALID_ROW_COUNT_IN_LIMIT_CLAUSE: &str = "2201W";
 /// SQLSTATE `22P02` (invalid_text_representation).
 pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+/// SQLSTATE `22P05` (untranslatable_character).
+pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
+/// SQLSTATE `54001` (statement_too_complex).
+pub const STATEMENT_TOO_COMPLEX: &str = "54001";
+/// SQLSTATE `22021` (character_not_in_repertoire).
+pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+/// SQLSTATE `23502` (not_null_violation).
+pub const NOT_NULL_VIOLATION: &str = "23502";
+/// SQLSTATE `23505` (unique_violation).
+pub const UNIQUE_VIOLATION: &str = "23505";
 
 /// How a possibly-NULL argument is printed inside an error text, as
 /// PL/pgSQL's `RAISE` prints it.
@@ -62,15 +72,47 @@ pub enum Error {
     InvalidUuid {
         input: String,
     },
+    /// JSON text Postgres' json input refuses; `detail` is Postgres' DETAIL line.
+    InvalidJson {
+        detail: String,
+    },
+    /// `\u0000` in a JSON string: jsonb cannot hold it.
+    UnsupportedUnicodeEscape,
+    /// A JSON number out of the range of Postgres' `numeric`.
+    NumericOverflow,
+    /// JSON nested deeper than the SQLite extension reads (SQLite's own limit).
+    JsonTooDeep {
+        limit: usize,
+    },
+    /// A NUL character in text. Postgres refuses it while checking the
+    /// encoding, before any type sees the text.
+    NulInText,
+    /// A required column of `messages` was given NULL. Postgres raises this
+    /// itself; the SQLite extension words its own constraint error the same way.
+    NotNullViolation {
+        column: String,
+    },
+    /// A duplicate id (`messages_id`) or stream position (`messages_stream`).
+    UniqueViolation {
+        constraint: &'static str,
+    },
 }
 
 impl Error {
     /// The five-character SQLSTATE this error is raised with.
     pub fn sqlstate(&self) -> &'static str {
         match self {
-            Error::SmallintOutOfRange | Error::BigintOutOfRange => NUMERIC_VALUE_OUT_OF_RANGE,
+            Error::SmallintOutOfRange | Error::BigintOutOfRange | Error::NumericOverflow => {
+                NUMERIC_VALUE_OUT_OF_RANGE
+            }
+            Error::InvalidJson { .. } => INVALID_TEXT_REPRESENTATION,
+            Error::UnsupportedUnicodeEscape => UNTRANSLATABLE_CHARACTER,
+            Error::JsonTooDeep { .. } => STATEMENT_TOO_COMPLEX,
+            Error::NulInText => CHARACTER_NOT_IN_REPERTOIRE,
             Error::LimitMustNotBeNegative => INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
             Error::InvalidUuid { .. } => INVALID_TEXT_REPRESENTATION,
+            Error::NotNullViolation { .. } => NOT_NULL_VIOLATION,
+            Error::UniqueViolation { .. } => UNIQUE_VIOLATION,
             _ => RAISE_EXCEPTION,
         }
     }
@@ -134,6 +176,34 @@ impl fmt::Display for Error {
             Error::InvalidUuid { input } => {
                 write!(f, "invalid input syntax for type uuid: \"{input}\"")
             }
+            Error::InvalidJson { .. } => write!(f, "invalid input syntax for type json"),
+            Error::UnsupportedUnicodeEscape => write!(f, "unsupported Unicode escape sequence"),
+            Error::NumericOverflow => write!(f, "value overflows numeric format"),
+            Error::JsonTooDeep { limit } => {
+                write!(f, "JSON nested too deeply: more than {limit} levels")
+            }
+            Error::NulInText => write!(f, "invalid byte sequence for encoding \"UTF8\": 0x00"),
+            Error::NotNullViolation { column } => write!(
+                f,
+                "null value in column \"{column}\" of relation \"messages\" violates not-null constraint"
+            ),
+            Error::UniqueViolation { constraint } => write!(
+                f,
+                "duplicate key value violates unique constraint \"{constraint}\""
+            ),
+        }
+    }
+}
+
+impl Error {
+    /// Postgres' DETAIL line for this error, where it gives one.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Error::InvalidJson { detail } => Some(detail.clone()),
+            Error::UnsupportedUnicodeEscape => {
+                Some("\\u0000 cannot be converted to text.".to_string())
+            }
+            _ => None,
         }
     }
 }
@@ -210,10 +280,64 @@ mod tests {
                 "invalid input syntax for type uuid: \"x\"",
                 "22P02",
             ),
+            (
+                Error::InvalidJson {
+                    detail: "Token \"x\" is invalid.".into(),
+                },
+                "invalid input syntax for type json",
+                "22P02",
+            ),
+            (
+                Error::UnsupportedUnicodeEscape,
+                "unsupported Unicode escape sequence",
+                "22P05",
+            ),
+            (Error::NumericOverflow, "value overflows numeric format", "22003"),
+            (
+                Error::JsonTooDeep { limit: 1000 },
+                "JSON nested too deeply: more than 1000 levels",
+                "54001",
+            ),
+            (
+                Error::NulInText,
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+                "22021",
+            ),
+            (
+                Error::NotNullViolation {
+                    column: "type".into(),
+                },
+                "null value in column \"type\" of relation \"messages\" violates not-null constraint",
+                "23502",
+            ),
+            (
+                Error::UniqueViolation {
+                    constraint: "messages_id",
+                },
+                "duplicate key value violates unique constraint \"messages_id\"",
+                "23505",
+            ),
         ];
         for (error, text, state) in cases {
             assert_eq!(error.to_string(), text);
             assert_eq!(error.sqlstate(), state);
         }
+    }
+
+    #[test]
+    fn details() {
+        let invalid = Error::InvalidJson {
+            detail: "The input string ended unexpectedly.".into(),
+        };
+        assert_eq!(
+            invalid.detail().as_deref(),
+            Some("The input string ended unexpectedly.")
+        );
+        assert_eq!(
+            Error::UnsupportedUnicodeEscape.detail().as_deref(),
+            Some("\\u0000 cannot be converted to text.")
+        );
+        assert_eq!(Error::NumericOverflow.detail(), None);
+        assert_eq!(Error::NulInText.detail(), None);
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod error;
 pub mod hash;
+pub mod json;
 pub mod read;
 pub mod stream_name;
+pub mod time;
 pub mod uuid;
 pub mod write;
 
