@@ -1,0 +1,117 @@
+//! SQL values in, Rust values out: the argument types of the Postgres
+//! signatures, with an error that names the function and the argument when a
+//! value is of another type. NULL is always allowed here; what NULL means is
+//! each function's business, as in Postgres.
+
+use rusqlite::types::ValueRef;
+
+/// Names one argument of one function, for error texts.
+#[derive(Clone, Copy)]
+pub struct Arg {
+    pub function: &'static str,
+    pub name: &'static str,
+}
+
+fn type_name(value: ValueRef<'_>) -> &'static str {
+    match value {
+        ValueRef::Null => "NULL",
+        ValueRef::Integer(_) => "an integer",
+        ValueRef::Real(_) => "a real",
+        ValueRef::Text(_) => "text",
+        ValueRef::Blob(_) => "a blob",
+    }
+}
+
+impl Arg {
+    fn wrong(self, expected: &str, value: ValueRef<'_>) -> String {
+        format!(
+            "{}: argument \"{}\" must be {expected}, not {}",
+            self.function,
+            self.name,
+            type_name(value)
+        )
+    }
+
+    /// A `varchar` argument.
+    pub fn text<'a>(self, value: ValueRef<'a>) -> Result<Option<&'a [u8]>, String> {
+        match value {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(text) => Ok(Some(text)),
+            other => Err(self.wrong("text", other)),
+        }
+    }
+
+    /// A `varchar` argument that is used as UTF-8 text (SQL, JSON, UUIDs).
+    pub fn str<'a>(self, value: ValueRef<'a>) -> Result<Option<&'a str>, String> {
+        match self.text(value)? {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
+                format!(
+                    "{}: argument \"{}\" is not valid UTF-8",
+                    self.function, self.name
+                )
+            }),
+        }
+    }
+
+    /// A `bigint` argument. JavaScript hosts bind every number as a real, so
+    /// a real that is a whole number in range is taken as that integer.
+    pub fn integer(self, value: ValueRef<'_>) -> Result<Option<i64>, String> {
+        match value {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(n) => Ok(Some(n)),
+            // The range check keeps 2^63, which `as` would saturate, out.
+            ValueRef::Real(r) if r.fract() == 0.0 && r >= -(2f64.powi(63)) && r < 2f64.powi(63) => {
+                Ok(Some(r as i64))
+            }
+            ValueRef::Real(r) => Err(format!(
+                "{}: argument \"{}\" must be an integer, not {r}",
+                self.function, self.name
+            )),
+            other => Err(self.wrong("an integer", other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARG: Arg = Arg {
+        function: "get_stream_messages",
+        name: "position",
+    };
+
+    #[test]
+    fn integers_accept_whole_reals_only() {
+        assert_eq!(ARG.integer(ValueRef::Integer(7)), Ok(Some(7)));
+        assert_eq!(ARG.integer(ValueRef::Real(7.0)), Ok(Some(7)));
+        assert_eq!(ARG.integer(ValueRef::Real(-1.0)), Ok(Some(-1)));
+        assert_eq!(ARG.integer(ValueRef::Null), Ok(None));
+        assert_eq!(
+            ARG.integer(ValueRef::Real(1.5)),
+            Err("get_stream_messages: argument \"position\" must be an integer, not 1.5".into())
+        );
+        assert_eq!(
+            ARG.integer(ValueRef::Real(9.3e18)),
+            Err("get_stream_messages: argument \"position\" must be an integer, not 9300000000000000000".into())
+        );
+        assert_eq!(
+            ARG.integer(ValueRef::Text(b"1")),
+            Err("get_stream_messages: argument \"position\" must be an integer, not text".into())
+        );
+    }
+
+    #[test]
+    fn text_refuses_other_types() {
+        assert_eq!(ARG.text(ValueRef::Text(b"a-1")), Ok(Some(&b"a-1"[..])));
+        assert_eq!(
+            ARG.text(ValueRef::Integer(1)),
+            Err("get_stream_messages: argument \"position\" must be text, not an integer".into())
+        );
+        assert_eq!(
+            ARG.str(ValueRef::Text(b"\xff")),
+            Err("get_stream_messages: argument \"position\" is not valid UTF-8".into())
+        );
+    }
+}

@@ -1,0 +1,400 @@
+//! What the extension keeps for one connection: its prepared statements, its
+//! settings, and what it knows of the database's message store tables.
+//!
+//! Statements are prepared once and kept, because preparing costs more than
+//! the write itself. SQLite refuses to close a connection that still has
+//! statements, and it disconnects virtual tables before it checks; so the
+//! statements are kept only while one of the extension's virtual tables is
+//! connected, and finalized when the last one disconnects.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::stmt::{Db, SqliteError, Stmt};
+
+/// `category()` in SQL made of SQLite's built-in functions. It must stay
+/// exactly the expression in `sql/sqlite_schema.sql`'s category index.
+macro_rules! category_of {
+    ($e:expr) => {
+        concat!("substr(", $e, ", 1, instr(", $e, " || '-', '-') - 1)")
+    };
+}
+
+macro_rules! select_messages {
+    () => {
+        "SELECT id, stream_name, type, position, global_position, data, metadata, time FROM main.messages WHERE "
+    };
+}
+
+macro_rules! stream_filter {
+    () => {
+        "stream_name = ?1 AND position >= ?2"
+    };
+}
+
+macro_rules! category_filter {
+    () => {
+        concat!(
+            category_of!("stream_name"),
+            " = ?1 AND global_position >= ?2"
+        )
+    };
+}
+
+macro_rules! correlation_filter {
+    () => {
+        concat!(
+            " AND ",
+            category_of!("json_extract(metadata, '$.correlationStreamName')"),
+            " = ?4"
+        )
+    };
+}
+
+macro_rules! group_filter {
+    () => {
+        " AND is_consumer_group_member(stream_name, ?5, ?6)"
+    };
+}
+
+/// The statements a connection keeps. Parameter numbers are fixed per
+/// reader, so one binding routine serves every variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    StreamVersion,
+    Insert,
+    StreamRead,
+    CategoryRead,
+    CategoryReadCorrelated,
+    CategoryReadGrouped,
+    CategoryReadCorrelatedGrouped,
+    LastMessage,
+    LastMessageOfType,
+}
+
+const KINDS: usize = 9;
+
+impl Kind {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn category_read(correlated: bool, grouped: bool) -> Kind {
+        match (correlated, grouped) {
+            (false, false) => Kind::CategoryRead,
+            (true, false) => Kind::CategoryReadCorrelated,
+            (false, true) => Kind::CategoryReadGrouped,
+            (true, true) => Kind::CategoryReadCorrelatedGrouped,
+        }
+    }
+
+    pub fn sql(self) -> &'static str {
+        match self {
+            Kind::StreamVersion => "SELECT max(position) FROM main.messages WHERE stream_name = ?1",
+            // One statement: SQLite takes the write lock before it reads the
+            // stream's version, so no other writer can slip in between. The
+            // position and the expected-version check come from core.
+            Kind::Insert => concat!(
+                "INSERT INTO main.messages (position, time, stream_name, type, data, metadata, id) ",
+                "SELECT message_store_next_position(?1, max(position), ?7), ?2, ?1, ?3, ?4, ?5, ?6 ",
+                "FROM main.messages WHERE stream_name = ?1 ",
+                "RETURNING position"
+            ),
+            Kind::StreamRead => concat!(
+                select_messages!(),
+                stream_filter!(),
+                " ORDER BY position LIMIT ?3"
+            ),
+            Kind::CategoryRead => concat!(
+                select_messages!(),
+                category_filter!(),
+                " ORDER BY global_position LIMIT ?3"
+            ),
+            Kind::CategoryReadCorrelated => concat!(
+                select_messages!(),
+                category_filter!(),
+                correlation_filter!(),
+                " ORDER BY global_position LIMIT ?3"
+            ),
+            Kind::CategoryReadGrouped => concat!(
+                select_messages!(),
+                category_filter!(),
+                group_filter!(),
+                " ORDER BY global_position LIMIT ?3"
+            ),
+            Kind::CategoryReadCorrelatedGrouped => concat!(
+                select_messages!(),
+                category_filter!(),
+                correlation_filter!(),
+                group_filter!(),
+                " ORDER BY global_position LIMIT ?3"
+            ),
+            Kind::LastMessage => concat!(
+                select_messages!(),
+                "stream_name = ?1 ORDER BY position DESC LIMIT 1"
+            ),
+            Kind::LastMessageOfType => concat!(
+                select_messages!(),
+                "stream_name = ?1 AND type = ?2 ORDER BY position DESC LIMIT 1"
+            ),
+        }
+    }
+
+    /// The query with a caller's SQL condition added to its filters.
+    pub fn sql_with_condition(self, condition: &str) -> String {
+        let sql = self.sql();
+        let order = sql.rfind(" ORDER BY").unwrap_or(sql.len());
+        format!("{} AND ({condition}){}", &sql[..order], &sql[order..])
+    }
+}
+
+/// Whether the database holds a message store this extension can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Schema {
+    /// Not checked since the connection loaded the extension.
+    Unknown,
+    /// Checked and current.
+    Ready,
+}
+
+struct Kept {
+    statements: [Vec<Stmt>; KINDS],
+    /// How many of the extension's virtual tables are connected.
+    holders: usize,
+}
+
+pub struct Session {
+    pub db: Db,
+    kept: Mutex<Kept>,
+    schema: Mutex<Schema>,
+    /// `message_store.sql_condition`, as `set_config` left it.
+    sql_condition: Mutex<Option<String>>,
+}
+
+/// A statement lent out of the session; it goes back when dropped.
+pub struct Lent {
+    session: Arc<Session>,
+    kind: Kind,
+    stmt: Option<Stmt>,
+}
+
+impl std::ops::Deref for Lent {
+    type Target = Stmt;
+    fn deref(&self) -> &Stmt {
+        self.stmt
+            .as_ref()
+            .expect("a lent statement is present until dropped")
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(stmt) = self.stmt.take() {
+            stmt.reset();
+            let mut kept = lock(&self.session.kept);
+            if kept.holders > 0 {
+                kept.statements[self.kind.index()].push(stmt);
+            }
+        }
+    }
+}
+
+/// A poisoned lock only means a panic was caught while it was held; the
+/// data (statement lists, flags) is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The name of the virtual table that holds kept statements for scalar functions.
+pub const HOLDER_TABLE: &str = "message_store_settings";
+
+pub const SQL_CONDITION_SETTING: &str = "message_store.sql_condition";
+
+const SCHEMA_SQL: &str = include_str!("../../sql/sqlite_schema.sql");
+const SCHEMA_VERSION: i64 = 1;
+const TABLE_COLUMNS: [&str; 8] = [
+    "global_position",
+    "position",
+    "time",
+    "stream_name",
+    "type",
+    "data",
+    "metadata",
+    "id",
+];
+
+/// What a check of the database found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// No `messages` table: reads find nothing, the first write creates it.
+    Absent,
+    /// The message store's tables, possibly not finished by an interrupted creation.
+    Store { complete: bool },
+}
+
+impl Session {
+    pub fn new(db: Db) -> Arc<Session> {
+        Arc::new(Session {
+            db,
+            kept: Mutex::new(Kept {
+                statements: Default::default(),
+                holders: 0,
+            }),
+            schema: Mutex::new(Schema::Unknown),
+            sql_condition: Mutex::new(None),
+        })
+    }
+
+    pub fn holder_connected(&self) {
+        lock(&self.kept).holders += 1;
+    }
+
+    /// When the last holder goes, every kept statement is finalized, so the
+    /// connection can close.
+    pub fn holder_disconnected(&self) {
+        let dropped = {
+            let mut kept = lock(&self.kept);
+            kept.holders = kept.holders.saturating_sub(1);
+            if kept.holders == 0 {
+                std::mem::take(&mut kept.statements)
+            } else {
+                Default::default()
+            }
+        };
+        drop(dropped);
+    }
+
+    /// Connects the holder table if no virtual table of ours is connected yet.
+    fn ensure_holder(&self) {
+        if lock(&self.kept).holders == 0 {
+            // Preparing a statement that names the eponymous table connects
+            // it for the rest of the connection's life.
+            let _ = self
+                .db
+                .prepare(&format!("SELECT name FROM {HOLDER_TABLE}"), false);
+        }
+    }
+
+    /// A kept statement of `kind`, prepared if none is free.
+    pub fn lend(self: &Arc<Self>, kind: Kind) -> Result<Lent, SqliteError> {
+        let free = lock(&self.kept).statements[kind.index()].pop();
+        let stmt = match free {
+            Some(stmt) => stmt,
+            None => {
+                self.ensure_holder();
+                self.db.prepare(kind.sql(), true)?
+            }
+        };
+        Ok(Lent {
+            session: Arc::clone(self),
+            kind,
+            stmt: Some(stmt),
+        })
+    }
+
+    pub fn sql_condition(&self) -> Option<String> {
+        lock(&self.sql_condition).clone()
+    }
+
+    pub fn set_sql_condition(&self, value: Option<String>) {
+        *lock(&self.sql_condition) = value;
+    }
+
+    pub fn sql_condition_enabled(&self) -> bool {
+        message_store_core::read::sql_condition_enabled(lock(&self.sql_condition).as_deref())
+    }
+
+    fn schema_ready(&self) -> bool {
+        *lock(&self.schema) == Schema::Ready
+    }
+
+    /// Whether readers have a store to read; an error when the database's
+    /// `messages` table is something else or a newer schema.
+    pub fn store_exists(&self) -> Result<bool, String> {
+        if self.schema_ready() {
+            return Ok(true);
+        }
+        match self.inspect()? {
+            Found::Absent => Ok(false),
+            Found::Store { complete } => {
+                if complete {
+                    *lock(&self.schema) = Schema::Ready;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Creates the message store's tables unless they are there.
+    pub fn ensure_store(&self) -> Result<(), String> {
+        if self.schema_ready() {
+            return Ok(());
+        }
+        if self.inspect()? != (Found::Store { complete: true }) {
+            self.db.execute_batch(SCHEMA_SQL).map_err(|e| {
+                format!("creating the message store's tables failed: {}", e.message)
+            })?;
+        }
+        *lock(&self.schema) = Schema::Ready;
+        Ok(())
+    }
+
+    /// Whether a statement failed because the tables are gone since this
+    /// connection checked them; if so, the next use checks again.
+    pub fn table_dropped(&self, error: &SqliteError) -> bool {
+        let dropped = error.message.starts_with("no such table");
+        if dropped {
+            *lock(&self.schema) = Schema::Unknown;
+        }
+        dropped
+    }
+
+    fn inspect(&self) -> Result<Found, String> {
+        let failed = |e: SqliteError| format!("reading the database schema failed: {}", e.message);
+        let columns = self
+            .db
+            .prepare(
+                "SELECT name FROM pragma_table_info('messages', 'main')",
+                false,
+            )
+            .map_err(failed)?;
+        let mut names = Vec::new();
+        while columns.step().map_err(failed)? {
+            names.push(
+                String::from_utf8_lossy(columns.column_text(0).unwrap_or_default()).into_owned(),
+            );
+        }
+        if names.is_empty() {
+            return Ok(Found::Absent);
+        }
+        if names != TABLE_COLUMNS {
+            return Err(format!(
+                "table \"messages\" exists and is not a message store table: its columns are ({}), a message store's are ({})",
+                names.join(", "),
+                TABLE_COLUMNS.join(", ")
+            ));
+        }
+        let version = match self
+            .db
+            .prepare("SELECT max(version) FROM main.message_store_schema", false)
+        {
+            Ok(stmt) => {
+                if stmt.step().map_err(failed)? {
+                    stmt.column_opt_i64(0)
+                } else {
+                    None
+                }
+            }
+            // No version table: an interrupted creation, finished by the next write.
+            Err(_) => None,
+        };
+        match version {
+            Some(v) if v > SCHEMA_VERSION => Err(format!(
+                "the message store in this database has schema version {v}, newer than this extension's {SCHEMA_VERSION}: load a newer release of the extension"
+            )),
+            Some(_) => Ok(Found::Store { complete: true }),
+            None => Ok(Found::Store { complete: false }),
+        }
+    }
+}

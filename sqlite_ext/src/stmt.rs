@@ -1,0 +1,236 @@
+//! A prepared statement on the connection the extension is loaded into.
+//!
+//! rusqlite's `Statement` borrows its `Connection`, so it cannot be kept
+//! between calls; the extension keeps these instead (see `session.rs`).
+
+use std::ffi::{c_int, CStr};
+use std::ptr::{self, NonNull};
+
+use rusqlite::ffi;
+
+/// The connection handle SQLite gave the extension. Calls on one connection
+/// never overlap (SQLite serialises them or the host promises to), so it may
+/// be moved between threads with the connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Db(pub *mut ffi::sqlite3);
+
+unsafe impl Send for Db {}
+unsafe impl Sync for Db {}
+
+/// An error SQLite reported: its extended result code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteError {
+    pub code: c_int,
+    pub message: String,
+}
+
+impl Db {
+    fn error(self, code: c_int) -> SqliteError {
+        let message = unsafe {
+            let text = ffi::sqlite3_errmsg(self.0);
+            if text.is_null() {
+                format!("SQLite error {code}")
+            } else {
+                CStr::from_ptr(text).to_string_lossy().into_owned()
+            }
+        };
+        SqliteError { code, message }
+    }
+
+    /// Prepares exactly one statement: SQL text left after it is refused
+    /// (a caller's condition must not smuggle in a second statement).
+    /// `keep` tells SQLite it will be used many times.
+    pub fn prepare(self, sql: &str, keep: bool) -> Result<Stmt, SqliteError> {
+        let mut raw = ptr::null_mut();
+        let mut tail: *const std::ffi::c_char = ptr::null();
+        let flags = if keep {
+            ffi::SQLITE_PREPARE_PERSISTENT
+        } else {
+            0
+        };
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v3(
+                self.0,
+                sql.as_ptr().cast(),
+                sql.len() as c_int,
+                flags,
+                &mut raw,
+                &mut tail,
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            if !raw.is_null() {
+                unsafe { ffi::sqlite3_finalize(raw) };
+            }
+            return Err(self.error(rc));
+        }
+        let used = if tail.is_null() {
+            sql.len()
+        } else {
+            (tail as usize).saturating_sub(sql.as_ptr() as usize)
+        };
+        let stmt = NonNull::new(raw).map(|raw| Stmt { raw, db: self });
+        if !sql.as_bytes()[used.min(sql.len())..]
+            .iter()
+            .all(u8::is_ascii_whitespace)
+        {
+            return Err(SqliteError {
+                code: ffi::SQLITE_ERROR,
+                message: "SQL condition must not end its statement: more SQL follows it"
+                    .to_string(),
+            });
+        }
+        stmt.ok_or_else(|| SqliteError {
+            code: ffi::SQLITE_MISUSE,
+            message: "empty SQL statement".to_string(),
+        })
+    }
+
+    /// Runs SQL text of one or more statements that return no rows.
+    pub fn execute_batch(self, sql: &str) -> Result<(), SqliteError> {
+        let text = std::ffi::CString::new(sql).map_err(|_| SqliteError {
+            code: ffi::SQLITE_MISUSE,
+            message: "SQL text contains a NUL character".to_string(),
+        })?;
+        let rc = unsafe {
+            ffi::sqlite3_exec(
+                self.0,
+                text.as_ptr(),
+                None,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        if rc == ffi::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(self.error(rc))
+        }
+    }
+}
+
+pub struct Stmt {
+    raw: NonNull<ffi::sqlite3_stmt>,
+    db: Db,
+}
+
+// A statement belongs to one connection; see `Db`.
+unsafe impl Send for Stmt {}
+
+impl Stmt {
+    fn raw(&self) -> *mut ffi::sqlite3_stmt {
+        self.raw.as_ptr()
+    }
+
+    /// Parameters are numbered from 1, as in SQLite.
+    pub fn bind_i64(&self, index: c_int, value: i64) {
+        unsafe { ffi::sqlite3_bind_int64(self.raw(), index, value) };
+    }
+
+    pub fn bind_opt_i64(&self, index: c_int, value: Option<i64>) {
+        match value {
+            Some(value) => self.bind_i64(index, value),
+            None => self.bind_null(index),
+        }
+    }
+
+    pub fn bind_text(&self, index: c_int, value: &[u8]) {
+        unsafe {
+            ffi::sqlite3_bind_text(
+                self.raw(),
+                index,
+                value.as_ptr().cast(),
+                value.len() as c_int,
+                ffi::SQLITE_TRANSIENT(),
+            )
+        };
+    }
+
+    pub fn bind_opt_text(&self, index: c_int, value: Option<&[u8]>) {
+        match value {
+            Some(value) => self.bind_text(index, value),
+            None => self.bind_null(index),
+        }
+    }
+
+    pub fn bind_null(&self, index: c_int) {
+        unsafe { ffi::sqlite3_bind_null(self.raw(), index) };
+    }
+
+    /// Steps once: `Ok(true)` when a row is ready. An error resets the
+    /// statement, which rolls back what the statement did.
+    pub fn step(&self) -> Result<bool, SqliteError> {
+        match unsafe { ffi::sqlite3_step(self.raw()) } {
+            ffi::SQLITE_ROW => Ok(true),
+            ffi::SQLITE_DONE => Ok(false),
+            rc => {
+                // The extended code comes from the connection, before reset clears it.
+                let code = unsafe { ffi::sqlite3_extended_errcode(self.db.0) };
+                let error = self.db.error(if code == 0 { rc } else { code });
+                self.reset();
+                Err(error)
+            }
+        }
+    }
+
+    /// Ends the current run and forgets the bound values, so a kept
+    /// statement holds no read snapshot and no copies of arguments.
+    pub fn reset(&self) {
+        unsafe {
+            ffi::sqlite3_reset(self.raw());
+            ffi::sqlite3_clear_bindings(self.raw());
+        }
+    }
+
+    pub fn column_is_null(&self, index: c_int) -> bool {
+        unsafe { ffi::sqlite3_column_type(self.raw(), index) == ffi::SQLITE_NULL }
+    }
+
+    pub fn column_i64(&self, index: c_int) -> i64 {
+        unsafe { ffi::sqlite3_column_int64(self.raw(), index) }
+    }
+
+    pub fn column_opt_i64(&self, index: c_int) -> Option<i64> {
+        (!self.column_is_null(index)).then(|| self.column_i64(index))
+    }
+
+    /// The column's text; valid until the statement steps or resets.
+    pub fn column_text(&self, index: c_int) -> Option<&[u8]> {
+        unsafe {
+            let text = ffi::sqlite3_column_text(self.raw(), index);
+            if text.is_null() {
+                return None;
+            }
+            let len = ffi::sqlite3_column_bytes(self.raw(), index);
+            Some(std::slice::from_raw_parts(text, len as usize))
+        }
+    }
+
+    /// The column's value with its SQLite type.
+    pub fn column_value(&self, index: c_int) -> rusqlite::types::ValueRef<'_> {
+        use rusqlite::types::ValueRef;
+        match unsafe { ffi::sqlite3_column_type(self.raw(), index) } {
+            ffi::SQLITE_NULL => ValueRef::Null,
+            ffi::SQLITE_INTEGER => ValueRef::Integer(self.column_i64(index)),
+            ffi::SQLITE_FLOAT => {
+                ValueRef::Real(unsafe { ffi::sqlite3_column_double(self.raw(), index) })
+            }
+            ffi::SQLITE_BLOB => unsafe {
+                let blob = ffi::sqlite3_column_blob(self.raw(), index);
+                let len = ffi::sqlite3_column_bytes(self.raw(), index);
+                if blob.is_null() {
+                    ValueRef::Blob(&[])
+                } else {
+                    ValueRef::Blob(std::slice::from_raw_parts(blob.cast(), len as usize))
+                }
+            },
+            _ => ValueRef::Text(self.column_text(index).unwrap_or_default()),
+        }
+    }
+}
+
+impl Drop for Stmt {
+    fn drop(&mut self) {
+        unsafe { ffi::sqlite3_finalize(self.raw()) };
+    }
+}
