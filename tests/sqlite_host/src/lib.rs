@@ -1,0 +1,82 @@
+//! Harness for tests of the built SQLite extension. The library is found
+//! through `MESSAGE_STORE_SQLITE_LIB`, by default the release build in the
+//! workspace's `target/` (`cargo build --release -p message_store_sqlite`).
+
+use std::path::PathBuf;
+
+use rusqlite::Connection;
+
+pub fn library_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("MESSAGE_STORE_SQLITE_LIB") {
+        return PathBuf::from(path);
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let path = target.join("release").join(format!(
+        "libmessage_store_sqlite{}",
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --release -p message_store_sqlite`",
+        path.display()
+    );
+    path.canonicalize().expect("library path")
+}
+
+/// Loads the extension into a connection, by path, with its default entry point.
+pub fn load(conn: &Connection) {
+    unsafe {
+        conn.load_extension_enable()
+            .expect("enable extension loading");
+        conn.load_extension(library_path(), None::<&str>)
+            .expect("load the extension");
+        conn.load_extension_disable()
+            .expect("disable extension loading");
+    }
+}
+
+pub fn open_in_memory() -> Connection {
+    let conn = Connection::open_in_memory().expect("open :memory:");
+    load(&conn);
+    conn
+}
+
+pub fn open(path: &std::path::Path) -> Connection {
+    let conn = Connection::open(path).expect("open database file");
+    load(&conn);
+    conn
+}
+
+/// The message of a failed statement, as the host sees it.
+pub fn error_message(error: rusqlite::Error) -> String {
+    match error {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message,
+        other => other.to_string(),
+    }
+}
+
+/// Runs a query and renders every row's cells as text (NULL as `NULL`).
+pub fn rows(conn: &Connection, sql: &str) -> Result<Vec<Vec<String>>, String> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare(sql).map_err(error_message)?;
+    let columns = stmt.column_count();
+    let mut out = Vec::new();
+    let mut rows = stmt.query([]).map_err(error_message)?;
+    while let Some(row) = rows.next().map_err(error_message)? {
+        out.push(
+            (0..columns)
+                .map(|i| match row.get_ref(i).expect("column") {
+                    ValueRef::Null => "NULL".to_string(),
+                    ValueRef::Integer(n) => n.to_string(),
+                    ValueRef::Real(r) => r.to_string(),
+                    ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    ValueRef::Blob(b) => format!("<blob {} bytes>", b.len()),
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
+}
