@@ -1,38 +1,47 @@
 #!/usr/bin/env bash
-# A short real session with the message store: installs what is missing,
-# builds and installs the extension, makes a fresh database
-# message_store_demo, writes to two streams and reads them back.
+# The embedded default, no server needed: builds the SQLite extension and
+# runs a short real session in the sqlite3 CLI on a fresh database file,
+# target/demo.db: writes to two streams, reads one stream, reads the
+# category as a consumer group of two, and shows an expected-version
+# conflict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/setup.sh
-bash tests/install.sh
+if ! command -v sqlite3 >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo); fi
+  "${as_root[@]}" apt-get update -q
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q sqlite3
+fi
 
-psql_as_postgres() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- psql -X "$@"; else sudo -u postgres psql -X "$@"; fi
-}
+cargo build --release -p message_store_sqlite
+rm -f target/demo.db target/demo.db-wal target/demo.db-shm
 
-psql_as_postgres -q -c "DROP DATABASE IF EXISTS message_store_demo WITH (FORCE)"
-psql_as_postgres -q -c "CREATE DATABASE message_store_demo"
-psql_as_postgres -d message_store_demo -v ON_ERROR_STOP=1 <<'SQL'
-CREATE EXTENSION message_store;
-SET search_path = message_store, public;
+sqlite3 target/demo.db <<'SQL'
+.load ./target/release/libmessage_store_sqlite
+.headers on
+.mode column
 
-\echo '-- write to two streams of the account category'
-SELECT write_message(gen_random_uuid()::text, 'account-123', 'Opened',    '{"owner": "ada"}');
-SELECT write_message(gen_random_uuid()::text, 'account-123', 'Deposited', '{"amount": 10}', NULL, 0);
-SELECT write_message(gen_random_uuid()::text, 'account-456', 'Opened',    '{"owner": "bob"}');
+.print '-- write to two streams of the account category'
+SELECT write_message('8f1e6e8a-2f7c-4a53-9a57-1d1a2c3b4d01', 'account-123', 'Opened',    '{"owner": "ada"}') AS position;
+SELECT write_message('8f1e6e8a-2f7c-4a53-9a57-1d1a2c3b4d02', 'account-123', 'Deposited', '{"amount": 10}', NULL, 0) AS position;
+SELECT write_message('8f1e6e8a-2f7c-4a53-9a57-1d1a2c3b4d03', 'account-789', 'Opened',    '{"owner": "bob"}') AS position;
 
-\echo '-- read one stream'
-SELECT position, type, data FROM get_stream_messages('account-123');
+.print ''
+.print '-- read one stream'
+SELECT position, type, data, time FROM get_stream_messages('account-123');
 
-\echo '-- read the category as a consumer group of 2: each stream goes to one member'
+.print ''
+.print '-- read the category as a consumer group of 2: each stream goes to one member'
+WITH members(member) AS (VALUES (0), (1))
 SELECT member, m.global_position, m.stream_name, m.type
-FROM generate_series(0, 1) AS member,
-     get_category_messages('account', 1, 100, NULL, member, 2) AS m
+FROM members, get_category_messages('account', 1, 100, NULL, member, 2) AS m
 ORDER BY member, m.global_position;
-
-\echo '-- an expected-version conflict'
-\set ON_ERROR_STOP 0
-SELECT write_message(gen_random_uuid()::text, 'account-123', 'Withdrawn', '{"amount": 5}', NULL, 0);
 SQL
+
+echo
+echo "-- an expected-version conflict: account-123 is at version 1, not 0"
+if sqlite3 target/demo.db -cmd ".load ./target/release/libmessage_store_sqlite" \
+  "SELECT write_message('8f1e6e8a-2f7c-4a53-9a57-1d1a2c3b4d04', 'account-123', 'Withdrawn', '{\"amount\": 5}', NULL, 0)"; then
+  echo "demo: the conflicting write was accepted" >&2
+  exit 1
+fi

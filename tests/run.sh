@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs what is missing,
-# builds and installs the extension, then runs the core unit and property
-# tests and the client tests against the running cluster.
+# The whole test suite of both engines, from a fresh machine: installs what
+# is missing, builds and installs the Postgres extension, builds the SQLite
+# extension, then runs
+# - core's unit and property tests and the corpus format's own tests;
+# - the SQLite extension loaded into rusqlite, the sqlite3 CLI, Python and
+#   Node: the conformance corpus, storage rules, bad input, several processes
+#   on one WAL file, and the cross-engine property tests (these also need
+#   the Postgres cluster);
+# - the Postgres client tests: the same corpus, and installation tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/setup.sh
 bash tests/install.sh
 
-cargo test --release -p message_store_core
+cargo test --release -p message_store_core -p message_store_slt
+# The extension and the crate that loads it are built in separate cargo
+# invocations: their rusqlite features cannot be combined.
+cargo build --release -p message_store_sqlite
+cargo test --release -p message_store_sqlite
+cargo test --release -p message_store_sqlite_tests
 cargo test --release -p message_store_pg_tests

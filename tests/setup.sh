@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs and starts what the Postgres side needs on a fresh Debian 12
-# machine of this kind, and does nothing that is already done:
+# Installs and starts what the tests of both engines need on a fresh Debian
+# 12 machine of this kind, and does nothing that is already done. The
+# SQLite side is tests/setup-sqlite.sh; for Postgres:
 # Debian's PostgreSQL 15 with its server headers, clang for pgrx's bindings,
 # cargo-pgrx 0.18.1, its configuration for the system pg_config, the
 # running cluster 15/main on port 5432, and password login for the tests
 # (role postgres, password postgres, over 127.0.0.1).
 set -euo pipefail
+
+bash "$(dirname "$0")/setup-sqlite.sh"
 
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 PGRX_VERSION=0.18.1
