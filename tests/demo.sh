@@ -7,11 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v sqlite3 >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo); fi
-  "${as_root[@]}" apt-get update -q
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q sqlite3
-fi
+source tests/lib.sh
+install_packages sqlite3
 
 cargo build --release -p message_store_sqlite
 rm -f target/demo.db target/demo.db-wal target/demo.db-shm

@@ -7,22 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+source tests/lib.sh
 
 packages=(sqlite3 libsqlite3-dev python3 build-essential pkg-config)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-fi
+install_packages "${packages[@]}"
 
 if [ ! -e tests/hosts/node/node_modules/better-sqlite3/build/Release/better_sqlite3.node ]; then
   echo "setup: installing better-sqlite3 for the Node host test"

@@ -13,20 +13,9 @@ bash "$(dirname "$0")/setup-sqlite.sh"
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 PGRX_VERSION=0.18.1
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+source "$(dirname "$0")/lib.sh"
 
-packages=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 clang libclang-dev pkg-config)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-fi
+install_packages postgresql-15 postgresql-client-15 postgresql-server-dev-15 clang libclang-dev pkg-config
 
 if ! cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
   echo "setup: installing cargo-pgrx $PGRX_VERSION"

@@ -32,6 +32,18 @@ fn library_stem() -> String {
         .to_string()
 }
 
+/// The session's lines, then the conflict's error as the host printed it.
+#[track_caller]
+fn assert_session_with_conflict(stdout: &str, stderr: &str) {
+    let mut expected = SESSION_OUTPUT.to_vec();
+    expected.push(CONFLICT);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        expected,
+        "stderr: {stderr}"
+    );
+}
+
 fn run(command: &mut Command) -> (String, String) {
     let output = command
         .output()
@@ -83,13 +95,7 @@ fn python_sqlite3() {
     let (stdout, stderr) = run(Command::new("/usr/bin/python3")
         .arg(hosts_dir().join("python_host.py"))
         .arg(library_stem()));
-    let mut expected = SESSION_OUTPUT.to_vec();
-    expected.push(CONFLICT);
-    assert_eq!(
-        stdout.lines().collect::<Vec<_>>(),
-        expected,
-        "stderr: {stderr}"
-    );
+    assert_session_with_conflict(&stdout, &stderr);
 }
 
 #[test]
@@ -104,11 +110,5 @@ fn node_better_sqlite3() {
         .current_dir(&node)
         .arg("host.js")
         .arg(library_path()));
-    let mut expected = SESSION_OUTPUT.to_vec();
-    expected.push(CONFLICT);
-    assert_eq!(
-        stdout.lines().collect::<Vec<_>>(),
-        expected,
-        "stderr: {stderr}"
-    );
+    assert_session_with_conflict(&stdout, &stderr);
 }
