@@ -20,4 +20,6 @@ cargo test --release -p message_store_core -p message_store_slt
 cargo build --release -p message_store_sqlite
 cargo test --release -p message_store_sqlite
 cargo test --release -p message_store_sqlite_tests
+# The benchmarks are not run here (benches/report.sh does), but must build.
+cargo bench -p message_store_benches --no-run
 cargo test --release -p message_store_pg_tests

@@ -1,0 +1,195 @@
+//! The SQLite extension beside its plain-SQL floor: for each operation, the
+//! extension's call and a prepared statement doing the same work on the same
+//! connection and data, in one criterion group (`message_store` and `floor`).
+//! `cargo run -p message_store_benches --bin report` turns the results into
+//! the ratios of PERFORMANCE.md.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use message_store_benches::{
+    data, message_id, metadata, open, read_all, sqlite_data_set, stream_name, total_messages,
+    Sequence, CATEGORIES, STREAMS_PER_CATEGORY,
+};
+use rusqlite::Connection;
+
+const COLUMNS: &str = "id, stream_name, type, position, global_position, data, metadata, time";
+/// `category()` in built-in SQL, as the category index has it.
+const CATEGORY: &str = "substr(stream_name, 1, instr(stream_name || '-', '-') - 1)";
+
+fn random_stream(seq: &mut Sequence) -> String {
+    stream_name(seq.below(CATEGORIES * STREAMS_PER_CATEGORY))
+}
+
+fn reads(c: &mut Criterion) {
+    let total = total_messages();
+    let conn = open(&sqlite_data_set(total));
+    let start = |seq: &mut Sequence| 1 + seq.below(total - 2000);
+
+    let mut group = c.benchmark_group("get_stream_messages (10)");
+    group.bench_function("message_store", |b| {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM get_stream_messages(?1, 0, 10)"
+            ))
+            .unwrap();
+        let mut seq = Sequence::new(1);
+        b.iter(|| black_box(read_all(&mut stmt, [random_stream(&mut seq)])))
+    });
+    group.bench_function("floor", |b| {
+        let mut stmt = conn
+            .prepare(&format!("SELECT {COLUMNS} FROM messages WHERE stream_name = ?1 AND position >= 0 ORDER BY position LIMIT 10"))
+            .unwrap();
+        let mut seq = Sequence::new(1);
+        b.iter(|| black_box(read_all(&mut stmt, [random_stream(&mut seq)])))
+    });
+    group.finish();
+
+    let category_reads: [(&str, &str, &str); 3] = [
+        ("get_category_messages (100)", "NULL, NULL, NULL", ""),
+        (
+            "get_category_messages (100, consumer group member of 4)",
+            "NULL, 1, 4",
+            " AND abs(hash_64(cardinal_id(stream_name))) % 4 = 1",
+        ),
+        (
+            "get_category_messages (100, correlation)",
+            "'origin', NULL, NULL",
+            " AND substr(json_extract(metadata, '$.correlationStreamName'), 1, instr(json_extract(metadata, '$.correlationStreamName') || '-', '-') - 1) = 'origin'",
+        ),
+    ];
+    for (name, extra_args, extra_filter) in category_reads {
+        let mut group = c.benchmark_group(name);
+        group.bench_function("message_store", |b| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM get_category_messages(?1, ?2, 100, {extra_args})"
+                ))
+                .unwrap();
+            let mut seq = Sequence::new(2);
+            b.iter(|| {
+                let category = format!("cat{}", seq.below(CATEGORIES));
+                black_box(read_all(
+                    &mut stmt,
+                    rusqlite::params![category, start(&mut seq)],
+                ))
+            })
+        });
+        group.bench_function("floor", |b| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM messages WHERE {CATEGORY} = ?1 AND global_position >= ?2{extra_filter} ORDER BY global_position LIMIT 100"
+                ))
+                .unwrap();
+            let mut seq = Sequence::new(2);
+            b.iter(|| {
+                let category = format!("cat{}", seq.below(CATEGORIES));
+                black_box(read_all(&mut stmt, rusqlite::params![category, start(&mut seq)]))
+            })
+        });
+        group.finish();
+    }
+
+    let mut group = c.benchmark_group("get_last_stream_message");
+    group.bench_function("message_store", |b| {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM get_last_stream_message(?1)"
+            ))
+            .unwrap();
+        let mut seq = Sequence::new(3);
+        b.iter(|| black_box(read_all(&mut stmt, [random_stream(&mut seq)])))
+    });
+    group.bench_function("floor", |b| {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE stream_name = ?1 ORDER BY position DESC LIMIT 1"
+            ))
+            .unwrap();
+        let mut seq = Sequence::new(3);
+        b.iter(|| black_box(read_all(&mut stmt, [random_stream(&mut seq)])))
+    });
+    group.finish();
+}
+
+/// A write of one message to a random stream of a store that already
+/// holds some, through the extension and as the plain INSERT that does the
+/// same version lookup.
+fn write_group(c: &mut Criterion, name: &str, connect: impl Fn() -> Connection) {
+    let mut group = c.benchmark_group(name);
+    group.bench_function("message_store", |b| {
+        let conn = connect();
+        let mut stmt = conn
+            .prepare("SELECT write_message(?1, ?2, 'Written', ?3, ?4)")
+            .unwrap();
+        let mut i = 0i64;
+        b.iter(|| {
+            i += 1;
+            let position: i64 = stmt
+                .query_row(
+                    rusqlite::params![message_id(i), stream_name(i), data(i), metadata(i)],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            black_box(position)
+        })
+    });
+    group.bench_function("floor", |b| {
+        let conn = connect();
+        let mut stmt = conn
+            .prepare(
+                "INSERT INTO messages (position, time, stream_name, type, data, metadata, id) \
+                 SELECT coalesce(max(position), -1) + 1, ?1, ?2, 'Written', ?3, ?4, ?5 \
+                 FROM messages WHERE stream_name = ?2 RETURNING position",
+            )
+            .unwrap();
+        let time = "2026-11-26 12:00:00.123456";
+        let mut i = 0i64;
+        b.iter(|| {
+            i += 1;
+            let position: i64 = stmt
+                .query_row(
+                    rusqlite::params![time, stream_name(i), data(i), metadata(i), message_id(i)],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            black_box(position)
+        })
+    });
+    group.finish();
+}
+
+fn writes(c: &mut Criterion) {
+    // Each side gets its own fresh store with the tables made by one write.
+    let prepare = |conn: Connection| {
+        conn.query_row(
+            "SELECT write_message('ffffffff-0000-4000-8000-000000000000', 'setup-1', 'Setup', '{}')",
+            [],
+            |_| Ok(()),
+        )
+        .unwrap();
+        conn
+    };
+    write_group(c, "write_message (:memory:)", || {
+        prepare(message_store_sqlite_tests::open_in_memory())
+    });
+    let dir = tempfile_dir();
+    let counter = std::cell::Cell::new(0);
+    write_group(c, "write_message (WAL file, synchronous=NORMAL)", || {
+        counter.set(counter.get() + 1);
+        let conn = open(&dir.join(format!("write-{}.db", counter.get())));
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+            .unwrap();
+        prepare(conn)
+    });
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("message_store_bench_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+criterion_group!(benches, reads, writes);
+criterion_main!(benches);

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Postgres benchmarks: every operation through the extension beside its
+# plain-SQL floor (the same work on an identical table, floor.messages, with
+# the same indexes written in plain SQL, no function layer), in the same
+# cluster and the same run; pgbench -M prepared, the median of RUNS runs of
+# SECONDS each. Prints one markdown table and writes it to
+# target/bench-results/postgres.md.
+#
+#   bash benches/pg/run.sh                 # 1,000,000 messages
+#   MESSAGES=10000000 bash benches/pg/run.sh reads   # reads only, on 10M
+#
+# Needs the cluster and the installed extension (tests/setup.sh and
+# tests/install.sh, which this runs).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+MESSAGES=${MESSAGES:-1000000}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+RUNS=${RUNS:-3}
+ONLY=${1:-all}
+# The data set's rule and version are benches/src/lib.rs's DATA_SET_VERSION.
+DB=message_store_bench_v2_${MESSAGES}
+export PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres PGPASSWORD=postgres
+
+bash tests/setup.sh >/dev/null
+bash tests/install.sh >/dev/null
+
+scripts=benches/pg/scripts
+out=target/bench-results
+mkdir -p "$out"
+
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+
+# The data set, made once per size: the rule of benches/src/lib.rs.
+if [ "$(psql -X -Atq -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ] ||
+   [ "$(psql_db -Atc "SELECT messages FROM public.bench_data_set" 2>/dev/null)" != "$MESSAGES" ]; then
+  echo "bench: writing $MESSAGES messages to database $DB" >&2
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+  psql_db <<SQL
+CREATE EXTENSION message_store;
+SELECT count(message_store.write_message(
+  '00000000-0000-4000-8000-' || lpad(i::text, 12, '0'),
+  'cat' || (i % 10) || '-' || ((i / 10) % 10000),
+  'Generated',
+  ('{"amount": ' || i || ', "note": "generated"}')::jsonb,
+  CASE WHEN (i / 10) % 4 = 0 THEN ('{"correlationStreamName": "origin-' || ((i / 10) % 10000) || '"}')::jsonb END))
+FROM generate_series(0, $MESSAGES - 1) AS i;
+
+CREATE SCHEMA floor;
+CREATE TABLE floor.messages (
+  global_position bigserial PRIMARY KEY,
+  position bigint NOT NULL,
+  time timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
+  stream_name text NOT NULL,
+  type text NOT NULL,
+  data jsonb,
+  metadata jsonb,
+  id uuid NOT NULL DEFAULT gen_random_uuid()
+);
+INSERT INTO floor.messages SELECT * FROM message_store.messages ORDER BY global_position;
+SELECT setval('floor.messages_global_position_seq', (SELECT max(global_position) FROM floor.messages));
+CREATE UNIQUE INDEX ON floor.messages (id);
+CREATE UNIQUE INDEX ON floor.messages (stream_name, position);
+CREATE INDEX ON floor.messages (split_part(stream_name, '-', 1), global_position, split_part(metadata->>'correlationStreamName', '-', 1));
+CREATE TABLE public.bench_data_set (messages bigint);
+INSERT INTO public.bench_data_set VALUES ($MESSAGES);
+VACUUM ANALYZE;
+SQL
+fi
+
+
+# Median tps and latency (ms) of RUNS runs: "tps latency".
+measure() {
+  local script=$1 clients=$2 options=$3 defines=$4
+  local run results=()
+  for run in $(seq "$RUNS"); do
+    local log
+    # shellcheck disable=SC2086 # defines are separate words
+    log=$(PGOPTIONS="$options" pgbench -n -M prepared -c "$clients" -j "$clients" -T "$SECONDS_PER_RUN" \
+      -D messages="$MESSAGES" $defines -f "$script" "$DB" 2>&1) || { echo "$log" >&2; exit 1; }
+    local tps lat
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$log")
+    lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$log")
+    results+=("$tps $lat")
+  done
+  printf '%s\n' "${results[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
+}
+
+rows=()
+row() { # name clients script-stem message-db-figure [pgoptions] [defines]
+  local name=$1 clients=$2 stem=$3 mdb=$4 options=${5:-} defines=${6:-} dir=$scripts
+  local ms floor
+  ms=$(measure "$dir/${stem}_ms.sql" "$clients" "$options" "$defines")
+  floor=$(measure "$dir/${stem}_floor.sql" "$clients" "$options" "$defines")
+  local line
+  line=$(awk -v n="$name" -v c="$clients" -v m="$ms" -v f="$floor" -v r="$mdb" 'BEGIN {
+    split(m, a, " "); split(f, b, " ");
+    printf "| %s | %d | %.0f | %.3f | %.0f | %.3f | %.2f | %s |", n, c, a[1], a[2], b[1], b[2], a[1] / b[1], r }')
+  echo "$line" >&2
+  rows+=("$line")
+}
+
+if [ "$ONLY" = all ] || [ "$ONLY" = reads ]; then
+  # Message DB 1.3's tps on this kind of machine (1M messages), for reference.
+  for c in 1 2; do
+    pick() { if [ "$c" = 1 ]; then echo "$1"; else echo "$2"; fi; }
+    row "get_stream_messages, 10-message stream" "$c" stream "$(pick 4,223 11,339)"
+    row "get_category_messages, batch 100, random start" "$c" category "$(pick 1,863 3,307)"
+    row "same, consumer group member of 4" "$c" group "$(pick 32 62)"
+    row "same, correlation filter" "$c" correlation "$(pick 2,018 3,319)"
+    row "get_last_stream_message" "$c" last ""
+  done
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = writes ]; then
+  for sync in on off; do
+    if [ "$sync" = on ]; then one=2,525 two=3,249; else one=6,259 two=8,643; fi
+    row "write_message, synchronous_commit $sync" 1 write "$one" "-c synchronous_commit=$sync" "-D same=0"
+    row "write_message, synchronous_commit $sync, different categories" 2 write "$two" "-c synchronous_commit=$sync" "-D same=0"
+    row "write_message, synchronous_commit $sync, same category" 2 write "$two" "-c synchronous_commit=$sync" "-D same=1"
+    row "write_message with expected_version, synchronous_commit $sync" 1 expected "" "-c synchronous_commit=$sync" "-D same=0"
+  done
+  row "1,000 write_message calls in one statement (tps = transactions of 1,000)" 1 bulk "28.8 (28,800 msg/s)"
+fi
+
+{
+  echo "Postgres $(psql -X -Atq -d postgres -c 'SHOW server_version'), $MESSAGES messages, pgbench -M prepared, median of $RUNS runs of ${SECONDS_PER_RUN}s"
+  echo
+  echo "| operation | clients | message_store tps | latency ms | floor tps | floor latency ms | tps ratio to floor | Message DB tps |"
+  echo "|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+} | tee "$out/postgres-$MESSAGES-$ONLY.md"

@@ -1,0 +1,11 @@
+\set s random(0, 999)
+\set k :same * 1000 + (1 - :same) * :client_id
+SELECT coalesce(max(position), -1) AS v FROM floor.messages WHERE stream_name = 'w' || :k || '-' || :s \gset
+\startpipeline
+BEGIN;
+SELECT pg_advisory_xact_lock(('x' || substr(md5('w' || :k), 1, 16))::bit(64)::bigint);
+INSERT INTO floor.messages (position, stream_name, type, data)
+SELECT :v + 1, 'w' || :k || '-' || :s, 'Written', '{"amount": 1}'
+WHERE (SELECT coalesce(max(position), -1) FROM floor.messages WHERE stream_name = 'w' || :k || '-' || :s) = :v;
+COMMIT;
+\endpipeline
