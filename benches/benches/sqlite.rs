@@ -11,40 +11,66 @@ use message_store_benches::{
     data, message_id, metadata, open, read_all, sqlite_data_set, stream_name, total_messages,
     Sequence, CATEGORIES, STREAMS_PER_CATEGORY,
 };
+use rusqlite::types::Value;
 use rusqlite::Connection;
 
 const COLUMNS: &str = "id, stream_name, type, position, global_position, data, metadata, time";
 /// `category()` in built-in SQL, as the category index has it.
 const CATEGORY: &str = "substr(stream_name, 1, instr(stream_name || '-', '-') - 1)";
 
-fn random_stream(seq: &mut Sequence) -> String {
-    stream_name(seq.below(CATEGORIES * STREAMS_PER_CATEGORY))
+fn random_stream(seq: &mut Sequence) -> Vec<Value> {
+    vec![Value::Text(stream_name(
+        seq.below(CATEGORIES * STREAMS_PER_CATEGORY),
+    ))]
+}
+
+/// One read: the extension's query and the floor's, each run with the same
+/// sequence of arguments, in one group.
+fn read_pair(
+    c: &mut Criterion,
+    conn: &Connection,
+    name: &str,
+    [ours, floor]: [&str; 2],
+    seed: u64,
+    args: impl Fn(&mut Sequence) -> Vec<Value>,
+) {
+    let mut group = c.benchmark_group(name);
+    for (side, sql) in [("message_store", ours), ("floor", floor)] {
+        group.bench_function(side, |b| {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let mut seq = Sequence::new(seed);
+            b.iter(|| {
+                black_box(read_all(
+                    &mut stmt,
+                    rusqlite::params_from_iter(args(&mut seq)),
+                ))
+            })
+        });
+    }
+    group.finish();
 }
 
 fn reads(c: &mut Criterion) {
     let total = total_messages();
     let conn = open(&sqlite_data_set(total));
-    let start = |seq: &mut Sequence| 1 + seq.below(total - 2000);
+    let category_and_start = |seq: &mut Sequence| {
+        vec![
+            Value::Text(format!("cat{}", seq.below(CATEGORIES))),
+            Value::Integer(1 + seq.below(total - 2000)),
+        ]
+    };
 
-    let mut group = c.benchmark_group("get_stream_messages (10)");
-    group.bench_function("message_store", |b| {
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM get_stream_messages(?1, 0, 10)"
-            ))
-            .unwrap();
-        let mut seq = Sequence::new(1);
-        b.iter(|| black_box(read_all(&mut stmt, [random_stream(&mut seq)])))
-    });
-    group.bench_function("floor", |b| {
-        let mut stmt = conn
-            .prepare(&format!("SELECT {COLUMNS} FROM messages WHERE stream_name = ?1 AND position >= 0 ORDER BY position LIMIT 10"))
-            .unwrap();
-        let mut seq = Sequence::new(1);
-        b.iter(|| black_box(read_all(&mut stmt, [random_stream(&mut seq)])))
-    });
-    group.finish();
-
+    read_pair(
+        c,
+        &conn,
+        "get_stream_messages (10)",
+        [
+            &format!("SELECT {COLUMNS} FROM get_stream_messages(?1, 0, 10)"),
+            &format!("SELECT {COLUMNS} FROM messages WHERE stream_name = ?1 AND position >= 0 ORDER BY position LIMIT 10"),
+        ],
+        1,
+        random_stream,
+    );
     let category_reads: [(&str, &str, &str); 3] = [
         ("get_category_messages (100)", "NULL, NULL, NULL", ""),
         (
@@ -59,57 +85,29 @@ fn reads(c: &mut Criterion) {
         ),
     ];
     for (name, extra_args, extra_filter) in category_reads {
-        let mut group = c.benchmark_group(name);
-        group.bench_function("message_store", |b| {
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT {COLUMNS} FROM get_category_messages(?1, ?2, 100, {extra_args})"
-                ))
-                .unwrap();
-            let mut seq = Sequence::new(2);
-            b.iter(|| {
-                let category = format!("cat{}", seq.below(CATEGORIES));
-                black_box(read_all(
-                    &mut stmt,
-                    rusqlite::params![category, start(&mut seq)],
-                ))
-            })
-        });
-        group.bench_function("floor", |b| {
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT {COLUMNS} FROM messages WHERE {CATEGORY} = ?1 AND global_position >= ?2{extra_filter} ORDER BY global_position LIMIT 100"
-                ))
-                .unwrap();
-            let mut seq = Sequence::new(2);
-            b.iter(|| {
-                let category = format!("cat{}", seq.below(CATEGORIES));
-                black_box(read_all(&mut stmt, rusqlite::params![category, start(&mut seq)]))
-            })
-        });
-        group.finish();
+        read_pair(
+            c,
+            &conn,
+            name,
+            [
+                &format!("SELECT {COLUMNS} FROM get_category_messages(?1, ?2, 100, {extra_args})"),
+                &format!("SELECT {COLUMNS} FROM messages WHERE {CATEGORY} = ?1 AND global_position >= ?2{extra_filter} ORDER BY global_position LIMIT 100"),
+            ],
+            2,
+            category_and_start,
+        );
     }
-
-    let mut group = c.benchmark_group("get_last_stream_message");
-    group.bench_function("message_store", |b| {
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM get_last_stream_message(?1)"
-            ))
-            .unwrap();
-        let mut seq = Sequence::new(3);
-        b.iter(|| black_box(read_all(&mut stmt, [random_stream(&mut seq)])))
-    });
-    group.bench_function("floor", |b| {
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM messages WHERE stream_name = ?1 ORDER BY position DESC LIMIT 1"
-            ))
-            .unwrap();
-        let mut seq = Sequence::new(3);
-        b.iter(|| black_box(read_all(&mut stmt, [random_stream(&mut seq)])))
-    });
-    group.finish();
+    read_pair(
+        c,
+        &conn,
+        "get_last_stream_message",
+        [
+            &format!("SELECT {COLUMNS} FROM get_last_stream_message(?1)"),
+            &format!("SELECT {COLUMNS} FROM messages WHERE stream_name = ?1 ORDER BY position DESC LIMIT 1"),
+        ],
+        3,
+        random_stream,
+    );
 }
 
 /// A write of one message to a random stream of a store that already
