@@ -340,14 +340,15 @@ impl ReaderCursor<'_> {
                 ),
                 None => Rows::Kept(session.lend(binding.kind)?),
             };
+            // Parameters left unbound are NULL; unused slots hold no value.
             for (index, value) in binding.texts {
-                if index > 0 && value.is_some() {
-                    rows.bind_opt_text(index, value);
+                if let Some(value) = value {
+                    rows.bind_text(index, value);
                 }
             }
             for (index, value) in binding.integers {
-                if index > 0 && value.is_some() {
-                    rows.bind_opt_i64(index, value);
+                if let Some(value) = value {
+                    rows.bind_i64(index, value);
                 }
             }
             let row = rows.step()?;
