@@ -3,7 +3,41 @@
 //! value is of another type. NULL is always allowed here; what NULL means is
 //! each function's business, as in Postgres.
 
+use rusqlite::ffi;
 use rusqlite::types::ValueRef;
+
+/// A value SQLite passed in, read in place.
+///
+/// # Safety
+/// `value` must be a valid `sqlite3_value`, and the result must not be used
+/// after SQLite may free or change it (the end of the call that passed it).
+pub unsafe fn value_ref<'a>(value: *mut ffi::sqlite3_value) -> ValueRef<'a> {
+    unsafe {
+        match ffi::sqlite3_value_type(value) {
+            ffi::SQLITE_NULL => ValueRef::Null,
+            ffi::SQLITE_INTEGER => ValueRef::Integer(ffi::sqlite3_value_int64(value)),
+            ffi::SQLITE_FLOAT => ValueRef::Real(ffi::sqlite3_value_double(value)),
+            ffi::SQLITE_BLOB => {
+                let blob = ffi::sqlite3_value_blob(value);
+                let len = ffi::sqlite3_value_bytes(value);
+                if blob.is_null() || len <= 0 {
+                    ValueRef::Blob(&[])
+                } else {
+                    ValueRef::Blob(std::slice::from_raw_parts(blob.cast(), len as usize))
+                }
+            }
+            _ => {
+                let text = ffi::sqlite3_value_text(value);
+                let len = ffi::sqlite3_value_bytes(value);
+                if text.is_null() || len <= 0 {
+                    ValueRef::Text(&[])
+                } else {
+                    ValueRef::Text(std::slice::from_raw_parts(text, len as usize))
+                }
+            }
+        }
+    }
+}
 
 /// Names one argument of one function, for error texts.
 #[derive(Clone, Copy)]

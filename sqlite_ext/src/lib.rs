@@ -19,7 +19,7 @@ use rusqlite::ffi;
 use rusqlite::vtab::Module;
 use rusqlite::Connection;
 
-use readers::{Reader, ReaderTab, SettingsTab};
+use readers::{Reader, SettingsTab};
 use session::{Session, HOLDER_TABLE};
 use stmt::Db;
 
@@ -44,7 +44,6 @@ pub(crate) fn failure(message: impl Into<Failure>) -> rusqlite::Error {
 }
 
 fn register(db: Connection) -> rusqlite::Result<bool> {
-    const READER_MODULE: Module<ReaderTab> = Module::eponymous_only_module();
     const SETTINGS_MODULE: Module<SettingsTab> = Module::eponymous_only_module();
     let session = Session::new(Db(unsafe { db.handle() }));
     functions::register(&db, &session)?;
@@ -53,11 +52,7 @@ fn register(db: Connection) -> rusqlite::Result<bool> {
         Reader::CategoryMessages,
         Reader::LastStreamMessage,
     ] {
-        db.create_module(
-            reader.name(),
-            &READER_MODULE,
-            Some((session.clone(), reader)),
-        )?;
+        readers::register(unsafe { db.handle() }, &session, reader).map_err(failure)?;
     }
     db.create_module(HOLDER_TABLE, &SETTINGS_MODULE, Some(session))?;
     Ok(false)

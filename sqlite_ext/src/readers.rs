@@ -3,28 +3,40 @@
 //! `SELECT * FROM get_stream_messages('account-1', 0, 10)` reads as it does
 //! on Postgres. Omitted trailing arguments take the defaults.
 //!
+//! The readers are written against SQLite's module interface directly: a
+//! row's columns go from the statement that reads the `messages` table to
+//! the caller with one `sqlite3_result_value` each, the cost that matters
+//! when a consumer reads batches of a hundred messages.
+//!
 //! `message_store_settings` is a virtual table too: it shows the connection's
 //! settings and holds the statements kept for the scalar functions.
 
 use std::borrow::Cow;
-use std::ffi::{c_int, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
 use std::sync::Arc;
 
 use message_store_core::read::{CategoryRead, StreamRead};
 use rusqlite::ffi;
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-use rusqlite::vtab::{
-    Context, Filters, IndexConstraintOp, IndexInfo, VTab, VTabConnection, VTabCursor,
-};
+use rusqlite::types::ValueRef;
+use rusqlite::vtab::{Context, Filters, IndexInfo, VTab, VTabConnection, VTabCursor};
 
-use crate::args::Arg;
+use crate::args::{value_ref, Arg};
 use crate::session::{Kind, Lent, Session, SQL_CONDITION_SETTING};
 use crate::stmt::Stmt;
 use crate::{failure, Failure};
 
 /// Columns of `message_store.message`; the arguments follow as hidden columns.
 const RESULT_COLUMNS: c_int = 8;
+
+/// The most arguments a reader takes (`get_category_messages`).
+const MAX_ARGUMENTS: usize = 7;
+
+/// Set in a plan's `idxNum` when the query reads a hidden argument column:
+/// only then does the cursor keep copies of the arguments. The bits below
+/// it flag which arguments were given.
+const ARGUMENTS_READ: c_int = 1 << 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reader {
@@ -35,11 +47,7 @@ pub enum Reader {
 
 impl Reader {
     pub fn name(self) -> &'static str {
-        match self {
-            Reader::StreamMessages => "get_stream_messages",
-            Reader::CategoryMessages => "get_category_messages",
-            Reader::LastStreamMessage => "get_last_stream_message",
-        }
+        self.module_name().to_str().unwrap_or("reader")
     }
 
     /// The Postgres argument names, in order; the first is required.
@@ -59,6 +67,14 @@ impl Reader {
         }
     }
 
+    fn module_name(self) -> &'static CStr {
+        match self {
+            Reader::StreamMessages => c"get_stream_messages",
+            Reader::CategoryMessages => c"get_category_messages",
+            Reader::LastStreamMessage => c"get_last_stream_message",
+        }
+    }
+
     fn declaration(self) -> &'static CStr {
         match self {
             Reader::StreamMessages => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_stream_name HIDDEN, arg_position HIDDEN, arg_batch_size HIDDEN, arg_condition HIDDEN)",
@@ -75,15 +91,59 @@ impl Reader {
     }
 }
 
-/// Runs a virtual table method so that a panic becomes an error, never an
-/// unwind into SQLite.
-fn guarded<T>(what: &str, body: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    catch_unwind(AssertUnwindSafe(body))
-        .unwrap_or_else(|_| Err(failure(format!("{what}: internal error (panic)"))))
+/// Registers `reader` on the connection.
+pub fn register(
+    db: *mut ffi::sqlite3,
+    session: &Arc<Session>,
+    reader: Reader,
+) -> Result<(), String> {
+    let aux = Box::into_raw(Box::new((Arc::clone(session), reader)));
+    // SQLite calls `drop_aux` when the module goes, or at once if this fails.
+    let rc = unsafe {
+        ffi::sqlite3_create_module_v2(
+            db,
+            reader.module_name().as_ptr(),
+            &READER_MODULE,
+            aux.cast(),
+            Some(drop_aux),
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(format!(
+            "registering {} failed (SQLite error {rc})",
+            reader.name()
+        ))
+    }
 }
 
+unsafe extern "C" fn drop_aux(aux: *mut c_void) {
+    drop(unsafe { Box::from_raw(aux.cast::<(Arc<Session>, Reader)>()) });
+}
+
+/// Eponymous only (no `xCreate`): the readers exist in every schema and
+/// cannot be created as tables.
+static READER_MODULE: ffi::sqlite3_module = ffi::sqlite3_module {
+    iVersion: 1,
+    xCreate: None,
+    xConnect: Some(x_connect),
+    xBestIndex: Some(x_best_index),
+    xDisconnect: Some(x_disconnect),
+    xDestroy: Some(x_disconnect),
+    xOpen: Some(x_open),
+    xClose: Some(x_close),
+    xFilter: Some(x_filter),
+    xNext: Some(x_next),
+    xEof: Some(x_eof),
+    xColumn: Some(x_column),
+    xRowid: Some(x_rowid),
+    // The readers write nothing and take part in no transaction.
+    ..unsafe { std::mem::zeroed() }
+};
+
 #[repr(C)]
-pub struct ReaderTab {
+struct ReaderTab {
     base: ffi::sqlite3_vtab,
     session: Arc<Session>,
     reader: Reader,
@@ -95,107 +155,280 @@ impl Drop for ReaderTab {
     }
 }
 
-unsafe impl<'vtab> VTab<'vtab> for ReaderTab {
-    type Aux = (Arc<Session>, Reader);
-    type Cursor = ReaderCursor<'vtab>;
-
-    fn connect(
-        _db: &mut VTabConnection,
-        aux: Option<&Self::Aux>,
-        _module_name: &[u8],
-        _database_name: &[u8],
-        _table_name: &[u8],
-        _args: &[&[u8]],
-    ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
-        let (session, reader) = aux
-            .cloned()
-            .ok_or_else(|| failure("reader registered without its session".to_string()))?;
-        session.holder_connected();
-        Ok((
-            Cow::Borrowed(reader.declaration()),
-            ReaderTab {
-                base: ffi::sqlite3_vtab::default(),
-                session,
-                reader,
-            },
-        ))
-    }
-
-    /// Every argument given is an equality constraint on its hidden column;
-    /// they reach `filter` in argument order, flagged in `idx_num`.
-    fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<bool> {
-        guarded(self.reader.name(), || {
-            let count = self.reader.arguments().len();
-            let mut usable: Vec<Option<usize>> = vec![None; count];
-            let mut unusable = 0u32;
-            for (i, constraint) in info.constraints().enumerate() {
-                let Some(arg) = arg_of(constraint.column(), count) else {
-                    continue;
-                };
-                if constraint.operator() != IndexConstraintOp::SQLITE_INDEX_CONSTRAINT_EQ {
-                    continue;
-                }
-                if constraint.is_usable() {
-                    usable[arg] = Some(i);
-                } else {
-                    unusable |= 1 << arg;
-                }
-            }
-            let mut idx_num = 0;
-            let mut argv = 0;
-            for (arg, constraint) in usable.iter().enumerate() {
-                if let Some(constraint) = constraint {
-                    argv += 1;
-                    idx_num |= 1 << arg;
-                    let mut usage = info.constraint_usage(*constraint);
-                    usage.set_argv_index(argv);
-                    usage.set_omit(true);
-                }
-            }
-            // An argument that comes from a table joined later: ask SQLite
-            // for another plan (this is how a lateral join is planned).
-            if unusable & !(idx_num as u32) != 0 {
-                return Ok(false);
-            }
-            if idx_num & 1 == 0 {
-                return Err(failure(format!(
-                    "{}: argument \"{}\" is required",
-                    self.reader.name(),
-                    self.reader.arguments()[0]
-                )));
-            }
-            info.set_idx_num(idx_num);
-            info.set_estimated_cost(10.0);
-            info.set_estimated_rows(100);
-            Ok(true)
-        })
-    }
-
-    fn open(&'vtab mut self) -> rusqlite::Result<ReaderCursor<'vtab>> {
-        Ok(ReaderCursor {
-            base: ffi::sqlite3_vtab_cursor::default(),
-            tab: self,
-            rows: None,
-            row: false,
-            rowid: 0,
-            args: Vec::new(),
-        })
+/// A copy, in memory from SQLite's allocator, of an error message for
+/// SQLite to report and free.
+fn sqlite_text(message: &str) -> *mut c_char {
+    let bytes = message.as_bytes();
+    unsafe {
+        let copy = ffi::sqlite3_malloc64(bytes.len() as u64 + 1).cast::<u8>();
+        if !copy.is_null() {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
+            *copy.add(bytes.len()) = 0;
+        }
+        copy.cast()
     }
 }
 
-fn owned(value: ValueRef<'_>) -> Value {
-    match value {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(n) => Value::Integer(n),
-        ValueRef::Real(r) => Value::Real(r),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+/// Runs a method of a reader: an error's message goes to SQLite through
+/// the virtual table, and a panic becomes an error, never an unwind into
+/// SQLite.
+fn guarded(
+    vtab: *mut ffi::sqlite3_vtab,
+    reader: Reader,
+    body: impl FnOnce() -> Result<c_int, Failure>,
+) -> c_int {
+    let message = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(rc)) => return rc,
+        Ok(Err(Failure(message))) => message,
+        Err(_) => format!("{}: internal error (panic)", reader.name()),
+    };
+    unsafe {
+        ffi::sqlite3_free((*vtab).zErrMsg.cast());
+        (*vtab).zErrMsg = sqlite_text(&message);
     }
+    ffi::SQLITE_ERROR
+}
+
+/// The `n` elements at `items`; SQLite passes a null pointer when there are none.
+unsafe fn elements<'a, T>(items: *mut T, n: c_int) -> &'a mut [T] {
+    match usize::try_from(n) {
+        Ok(n) if n > 0 && !items.is_null() => unsafe { std::slice::from_raw_parts_mut(items, n) },
+        _ => &mut [],
+    }
+}
+
+unsafe extern "C" fn x_connect(
+    db: *mut ffi::sqlite3,
+    aux: *mut c_void,
+    _argc: c_int,
+    _argv: *const *const c_char,
+    vtab: *mut *mut ffi::sqlite3_vtab,
+    _err: *mut *mut c_char,
+) -> c_int {
+    let (session, reader) = unsafe { &*aux.cast::<(Arc<Session>, Reader)>() };
+    let rc = unsafe { ffi::sqlite3_declare_vtab(db, reader.declaration().as_ptr()) };
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    session.holder_connected();
+    let tab = Box::new(ReaderTab {
+        base: unsafe { std::mem::zeroed() },
+        session: Arc::clone(session),
+        reader: *reader,
+    });
+    unsafe { *vtab = Box::into_raw(tab).cast() };
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn x_disconnect(vtab: *mut ffi::sqlite3_vtab) -> c_int {
+    drop(unsafe { Box::from_raw(vtab.cast::<ReaderTab>()) });
+    ffi::SQLITE_OK
+}
+
+/// Every argument given is an equality constraint on its hidden column;
+/// they reach `x_filter` in argument order, flagged in `idxNum`.
+unsafe extern "C" fn x_best_index(
+    vtab: *mut ffi::sqlite3_vtab,
+    info: *mut ffi::sqlite3_index_info,
+) -> c_int {
+    let reader = unsafe { (*vtab.cast::<ReaderTab>()).reader };
+    guarded(vtab, reader, || {
+        let info = unsafe { &mut *info };
+        let count = reader.arguments().len();
+        let constraints = unsafe { elements(info.aConstraint, info.nConstraint) };
+        let mut usable: [Option<usize>; MAX_ARGUMENTS] = [None; MAX_ARGUMENTS];
+        let mut unusable: c_int = 0;
+        for (i, constraint) in constraints.iter().enumerate() {
+            let Some(arg) = arg_of(constraint.iColumn, count) else {
+                continue;
+            };
+            if c_int::from(constraint.op) != ffi::SQLITE_INDEX_CONSTRAINT_EQ {
+                continue;
+            }
+            if constraint.usable != 0 {
+                usable[arg] = Some(i);
+            } else {
+                unusable |= 1 << arg;
+            }
+        }
+        let usage = unsafe { elements(info.aConstraintUsage, info.nConstraint) };
+        let mut idx_num: c_int = 0;
+        let mut argv = 0;
+        for (arg, constraint) in usable.iter().enumerate() {
+            if let Some(constraint) = constraint {
+                argv += 1;
+                idx_num |= 1 << arg;
+                usage[*constraint].argvIndex = argv;
+                usage[*constraint].omit = 1;
+            }
+        }
+        // An argument that comes from a table joined later: ask SQLite
+        // for another plan (this is how a lateral join is planned).
+        if unusable & !idx_num != 0 {
+            return Ok(ffi::SQLITE_CONSTRAINT);
+        }
+        if idx_num & 1 == 0 {
+            return Err(Failure(format!(
+                "{}: argument \"{}\" is required",
+                reader.name(),
+                reader.arguments()[0]
+            )));
+        }
+        if info.colUsed >> RESULT_COLUMNS != 0 {
+            idx_num |= ARGUMENTS_READ;
+        }
+        info.idxNum = idx_num;
+        info.estimatedCost = 10.0;
+        info.estimatedRows = 100;
+        Ok(ffi::SQLITE_OK)
+    })
+}
+
+unsafe extern "C" fn x_open(
+    _vtab: *mut ffi::sqlite3_vtab,
+    cursor: *mut *mut ffi::sqlite3_vtab_cursor,
+) -> c_int {
+    let new = Box::new(ReaderCursor {
+        base: unsafe { std::mem::zeroed() },
+        rows: None,
+        row: false,
+        rowid: 0,
+        arguments: Arguments::default(),
+    });
+    unsafe { *cursor = Box::into_raw(new).cast() };
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn x_close(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
+    drop(unsafe { Box::from_raw(cursor.cast::<ReaderCursor>()) });
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn x_filter(
+    cursor: *mut ffi::sqlite3_vtab_cursor,
+    idx_num: c_int,
+    _idx_str: *const c_char,
+    argc: c_int,
+    argv: *mut *mut ffi::sqlite3_value,
+) -> c_int {
+    let cursor = unsafe { &mut *cursor.cast::<ReaderCursor>() };
+    let vtab = cursor.base.pVtab;
+    let tab = unsafe { &*vtab.cast::<ReaderTab>() };
+    guarded(vtab, tab.reader, || {
+        // A cursor is filtered again for each outer row of a join.
+        cursor.rows = None;
+        cursor.row = false;
+        cursor.rowid = 0;
+        let given = unsafe { elements(argv, argc) };
+        cursor.start(tab, idx_num, given)?;
+        Ok(ffi::SQLITE_OK)
+    })
+}
+
+unsafe extern "C" fn x_next(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
+    let cursor = unsafe { &mut *cursor.cast::<ReaderCursor>() };
+    let vtab = cursor.base.pVtab;
+    let reader = unsafe { (*vtab.cast::<ReaderTab>()).reader };
+    guarded(vtab, reader, || {
+        cursor.rowid += 1;
+        cursor.row = match &cursor.rows {
+            Some(rows) => rows.step().map_err(|e| Failure(e.message))?,
+            None => false,
+        };
+        if !cursor.row {
+            // Back to the pool as soon as the rows are read.
+            cursor.rows = None;
+        }
+        Ok(ffi::SQLITE_OK)
+    })
+}
+
+unsafe extern "C" fn x_eof(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
+    c_int::from(!unsafe { &*cursor.cast::<ReaderCursor>() }.row)
+}
+
+/// A message's column is handed on from the statement that read it; an
+/// argument column returns the argument as given.
+unsafe extern "C" fn x_column(
+    cursor: *mut ffi::sqlite3_vtab_cursor,
+    ctx: *mut ffi::sqlite3_context,
+    i: c_int,
+) -> c_int {
+    let cursor = unsafe { &*cursor.cast::<ReaderCursor>() };
+    if i < RESULT_COLUMNS {
+        match &cursor.rows {
+            Some(rows) => unsafe { result_column(ctx, rows.column_sqlite_value(i)) },
+            None => unsafe { ffi::sqlite3_result_null(ctx) },
+        }
+    } else {
+        let argument = usize::try_from(i - RESULT_COLUMNS)
+            .ok()
+            .and_then(|arg| cursor.arguments.get(arg));
+        match argument {
+            Some(value) => unsafe { ffi::sqlite3_result_value(ctx, value) },
+            None => unsafe { ffi::sqlite3_result_null(ctx) },
+        }
+    }
+    ffi::SQLITE_OK
+}
+
+/// Sets a column of the statement that read the `messages` table as the
+/// result. Texts are passed with their NUL terminator whenever they contain
+/// no NUL, so SQLite copies each into the result's reused buffer once and
+/// the caller's `sqlite3_column_text` needs no second copy to terminate it;
+/// `sqlite3_result_value` would allocate a fresh buffer for every text.
+///
+/// # Safety
+/// `value` is a column of a statement positioned on a row.
+unsafe fn result_column(ctx: *mut ffi::sqlite3_context, value: *mut ffi::sqlite3_value) {
+    unsafe {
+        match ffi::sqlite3_value_type(value) {
+            ffi::SQLITE_TEXT => {
+                let text = ffi::sqlite3_value_text(value);
+                let len = ffi::sqlite3_value_bytes(value);
+                let terminated = !text.is_null()
+                    && !std::slice::from_raw_parts(text, len.max(0) as usize).contains(&0);
+                if terminated {
+                    ffi::sqlite3_result_text(ctx, text.cast(), -1, ffi::SQLITE_TRANSIENT());
+                } else {
+                    ffi::sqlite3_result_value(ctx, value);
+                }
+            }
+            _ => ffi::sqlite3_result_value(ctx, value),
+        }
+    }
+}
+
+unsafe extern "C" fn x_rowid(cursor: *mut ffi::sqlite3_vtab_cursor, rowid: *mut i64) -> c_int {
+    unsafe { *rowid = (*cursor.cast::<ReaderCursor>()).rowid };
+    ffi::SQLITE_OK
 }
 
 fn arg_of(column: c_int, count: usize) -> Option<usize> {
     let arg = usize::try_from(column.checked_sub(RESULT_COLUMNS)?).ok()?;
     (arg < count).then_some(arg)
+}
+
+/// Copies of a read's arguments, kept only when the query returns them.
+#[derive(Default)]
+struct Arguments([Option<ptr::NonNull<ffi::sqlite3_value>>; MAX_ARGUMENTS]);
+
+impl Arguments {
+    fn clear(&mut self) {
+        for value in self.0.iter_mut().filter_map(Option::take) {
+            unsafe { ffi::sqlite3_value_free(value.as_ptr()) };
+        }
+    }
+
+    fn get(&self, arg: usize) -> Option<*mut ffi::sqlite3_value> {
+        Some(self.0.get(arg).copied().flatten()?.as_ptr())
+    }
+}
+
+impl Drop for Arguments {
+    fn drop(&mut self) {
+        self.clear();
+    }
 }
 
 /// Where a cursor's rows come from: a kept statement, or one prepared for
@@ -216,14 +449,12 @@ impl std::ops::Deref for Rows {
 }
 
 #[repr(C)]
-pub struct ReaderCursor<'vtab> {
+struct ReaderCursor {
     base: ffi::sqlite3_vtab_cursor,
-    tab: &'vtab ReaderTab,
     rows: Option<Rows>,
     row: bool,
     rowid: i64,
-    /// The arguments as given, returned for the hidden columns.
-    args: Vec<Value>,
+    arguments: Arguments,
 }
 
 /// The bound values of a read; parameter numbers are fixed across readers
@@ -235,26 +466,39 @@ struct Binding<'a> {
     integers: [(c_int, Option<i64>); 4],
 }
 
-impl ReaderCursor<'_> {
-    fn start(&mut self, idx_num: c_int, args: &Filters<'_>) -> Result<(), Failure> {
-        let reader = self.tab.reader;
-        let session = &self.tab.session;
+impl ReaderCursor {
+    fn start(
+        &mut self,
+        tab: &ReaderTab,
+        idx_num: c_int,
+        given: &[*mut ffi::sqlite3_value],
+    ) -> Result<(), Failure> {
+        let reader = tab.reader;
+        let session = &tab.session;
         let count = reader.arguments().len();
-        self.args = vec![Value::Null; count];
-        let mut given = args.iter();
-        for (arg, slot) in self.args.iter_mut().enumerate() {
+        // Read in place: the values stay SQLite's until this call returns,
+        // and the statements take copies of what they bind.
+        let mut values = [ValueRef::Null; MAX_ARGUMENTS];
+        let mut given = given.iter();
+        self.arguments.clear();
+        for (arg, slot) in values.iter_mut().enumerate().take(count) {
             if idx_num & (1 << arg) != 0 {
-                if let Some(value) = given.next() {
-                    *slot = owned(value);
+                if let Some(&value) = given.next() {
+                    *slot = unsafe { value_ref(value) };
+                    if idx_num & ARGUMENTS_READ != 0 {
+                        let copy = ptr::NonNull::new(unsafe { ffi::sqlite3_value_dup(value) });
+                        if copy.is_none() {
+                            return Err(Failure(format!("{}: out of memory", reader.name())));
+                        }
+                        self.arguments.0[arg] = copy;
+                    }
                 }
             }
         }
-        let values: Vec<ValueRef<'_>> = self.args.iter().map(Into::into).collect();
         let text = |i: usize| reader.arg(i).text(values[i]);
         let str = |i: usize| reader.arg(i).str(values[i]);
         let integer = |i: usize| reader.arg(i).integer(values[i]);
         let enabled = || session.sql_condition_enabled();
-
         let binding = match reader {
             Reader::StreamMessages => {
                 let (name, position, batch_size, condition) =
@@ -367,64 +611,6 @@ impl ReaderCursor<'_> {
         self.row = row;
         self.rows = Some(rows);
         Ok(())
-    }
-}
-
-unsafe impl VTabCursor for ReaderCursor<'_> {
-    fn filter(
-        &mut self,
-        idx_num: c_int,
-        _idx_str: Option<&str>,
-        args: &Filters<'_>,
-    ) -> rusqlite::Result<()> {
-        let name = self.tab.reader.name();
-        guarded(name, || {
-            // A cursor is re-filtered for each outer row of a join.
-            self.rows = None;
-            self.row = false;
-            self.rowid = 0;
-            self.start(idx_num, args).map_err(failure)
-        })
-    }
-
-    fn next(&mut self) -> rusqlite::Result<()> {
-        guarded(self.tab.reader.name(), || {
-            self.rowid += 1;
-            self.row = match &self.rows {
-                Some(rows) => rows.step().map_err(|e| failure(e.message))?,
-                None => false,
-            };
-            if !self.row {
-                // Back to the pool as soon as the rows are read.
-                self.rows = None;
-            }
-            Ok(())
-        })
-    }
-
-    fn eof(&self) -> bool {
-        !self.row
-    }
-
-    fn column(&self, ctx: &mut Context, i: c_int) -> rusqlite::Result<()> {
-        guarded(self.tab.reader.name(), || {
-            if i < RESULT_COLUMNS {
-                match &self.rows {
-                    Some(rows) => ctx.set_result(&ToSqlOutput::Borrowed(rows.column_value(i))),
-                    None => ctx.set_result(&Value::Null),
-                }
-            } else {
-                let value = usize::try_from(i - RESULT_COLUMNS)
-                    .ok()
-                    .and_then(|arg| self.args.get(arg))
-                    .unwrap_or(&Value::Null);
-                ctx.set_result(value)
-            }
-        })
-    }
-
-    fn rowid(&self) -> rusqlite::Result<i64> {
-        Ok(self.rowid)
     }
 }
 

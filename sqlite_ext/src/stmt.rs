@@ -206,26 +206,10 @@ impl Stmt {
         }
     }
 
-    /// The column's value with its SQLite type.
-    pub fn column_value(&self, index: c_int) -> rusqlite::types::ValueRef<'_> {
-        use rusqlite::types::ValueRef;
-        match unsafe { ffi::sqlite3_column_type(self.raw(), index) } {
-            ffi::SQLITE_NULL => ValueRef::Null,
-            ffi::SQLITE_INTEGER => ValueRef::Integer(self.column_i64(index)),
-            ffi::SQLITE_FLOAT => {
-                ValueRef::Real(unsafe { ffi::sqlite3_column_double(self.raw(), index) })
-            }
-            ffi::SQLITE_BLOB => unsafe {
-                let blob = ffi::sqlite3_column_blob(self.raw(), index);
-                let len = ffi::sqlite3_column_bytes(self.raw(), index);
-                if blob.is_null() {
-                    ValueRef::Blob(&[])
-                } else {
-                    ValueRef::Blob(std::slice::from_raw_parts(blob.cast(), len as usize))
-                }
-            },
-            _ => ValueRef::Text(self.column_text(index).unwrap_or_default()),
-        }
+    /// The column's value as SQLite holds it, for `sqlite3_result_value`;
+    /// valid until the statement steps or resets.
+    pub fn column_sqlite_value(&self, index: c_int) -> *mut ffi::sqlite3_value {
+        unsafe { ffi::sqlite3_column_value(self.raw(), index) }
     }
 }
 

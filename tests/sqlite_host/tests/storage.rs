@@ -432,6 +432,55 @@ fn readers_join_and_settings_show() {
         .expect("closes with statements kept for writes and reads");
 }
 
+/// A reader's values outlive the row they came from: SQL that keeps them
+/// (aggregates, sorting, a second use of the same reader) sees each row's
+/// own values, and argument columns return what was passed, as passed.
+#[test]
+fn reader_values_are_each_rows_own() {
+    let conn = open_in_memory();
+    for i in 0..5 {
+        conn.execute_batch(&format!(
+            "SELECT write_message('00000000-0000-4000-8000-00000000000{i}', 'account-1', 'Type{i}', '{{\"n\": {i}, \"pad\": \"{}\"}}')",
+            "x".repeat(i * 40)
+        ))
+        .unwrap();
+    }
+    assert_eq!(
+        rows(&conn, "SELECT max(type), min(type), group_concat(position, ','), max(length(data)) FROM get_stream_messages('account-1')").unwrap(),
+        [["Type4", "Type0", "0,1,2,3,4", "179"]]
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT type FROM get_stream_messages('account-1') ORDER BY data DESC LIMIT 2"
+        )
+        .unwrap(),
+        [["Type4"], ["Type3"]]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT a.type, b.type FROM get_stream_messages('account-1', 3) a, get_stream_messages('account-1', 0, 2) b ORDER BY 1, 2").unwrap(),
+        [["Type3", "Type0"], ["Type3", "Type1"], ["Type4", "Type0"], ["Type4", "Type1"]]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT typeof(arg_position), arg_position, typeof(arg_batch_size), arg_condition FROM get_stream_messages('account-1', 4.0, 1)").unwrap(),
+        [["real", "4", "integer", "NULL"]]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT count(*), max(arg_category), max(arg_position) FROM get_category_messages('account', 2)").unwrap(),
+        [["4", "account", "2"]]
+    );
+    // Text with a NUL in it (written by SQL of the host's own, since
+    // write_message refuses it) comes back whole.
+    conn.execute_batch(
+        "INSERT INTO messages (position, time, stream_name, type, data, id) VALUES (0, '2026-01-01 00:00:00', 'other-1', 'a' || char(0) || 'b', x'7b7d', '00000000-0000-4000-8000-0000000000ff')",
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&conn, "SELECT length(CAST(type AS BLOB)), hex(type), typeof(data), hex(data), metadata FROM get_last_stream_message('other-1')").unwrap(),
+        [["3", "610062", "blob", "7B7D", "NULL"]]
+    );
+}
+
 #[test]
 fn writers_cannot_be_called_from_triggers_or_views() {
     let conn = open_in_memory();
