@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use message_store_benches::{
-    data, message_id, metadata, open, read_all, sqlite_data_set, stream_name, total_messages,
-    Sequence, CATEGORIES, STREAMS_PER_CATEGORY,
+    data, message_id, metadata, open, read_all, sqlite_data_set, stream_name, table_function,
+    total_messages, Sequence, CATEGORIES, STREAMS_PER_CATEGORY, TABLE_FUNCTION_FLOOR,
 };
 use rusqlite::types::Value;
 use rusqlite::Connection;
@@ -24,8 +24,10 @@ fn random_stream(seq: &mut Sequence) -> Vec<Value> {
     ))]
 }
 
-/// One read: the extension's query and the floor's, each run with the same
-/// sequence of arguments, in one group.
+/// One read: the extension's query, the floor's, and the floor's read
+/// through the leanest table-valued function (what SQLite's virtual-table
+/// interface costs by itself), each run with the same sequence of
+/// arguments, in one group.
 fn read_pair(
     c: &mut Criterion,
     conn: &Connection,
@@ -34,8 +36,20 @@ fn read_pair(
     seed: u64,
     args: impl Fn(&mut Sequence) -> Vec<Value>,
 ) {
+    let function: String = format!("floor of {name}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    table_function::register(conn, &function, floor).unwrap();
+    let params = conn.prepare(floor).unwrap().parameter_count();
+    let params: Vec<String> = (1..=params).map(|i| format!("?{i}")).collect();
+    let through_function = format!("SELECT * FROM {function}({})", params.join(", "));
     let mut group = c.benchmark_group(name);
-    for (side, sql) in [("message_store", ours), ("floor", floor)] {
+    for (side, sql) in [
+        ("message_store", ours),
+        ("floor", floor),
+        (TABLE_FUNCTION_FLOOR, &through_function),
+    ] {
         group.bench_function(side, |b| {
             let mut stmt = conn.prepare(sql).unwrap();
             let mut seq = Sequence::new(seed);

@@ -7,6 +7,8 @@
 //! `correlationStreamName`. `DATA_SET_VERSION` names the rule: a data set
 //! made by an older rule is made again.
 
+pub mod table_function;
+
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
@@ -16,6 +18,10 @@ pub const CATEGORIES: i64 = 10;
 pub const STREAMS_PER_CATEGORY: i64 = 10_000;
 pub const DEFAULT_TOTAL: i64 = 1_000_000;
 pub const DATA_SET_VERSION: u32 = 2;
+
+/// The benchmark side that reads the floor's query through
+/// [`table_function`].
+pub const TABLE_FUNCTION_FLOOR: &str = "floor_through_table_function";
 
 pub fn stream_name(i: i64) -> String {
     format!(

@@ -1,8 +1,12 @@
 //! Prints the SQLite benchmarks' table from criterion's results
-//! (`target/criterion/<operation>/{message_store,floor}/new/estimates.json`):
-//! the median time of each side and their ratio.
+//! (`target/criterion/<operation>/<side>/new/estimates.json`, or the
+//! directory given as the argument): the median time of each side, the
+//! ratio to the floor, and for reads the ratio to the floor read through
+//! the leanest table-valued function.
 
 use std::path::{Path, PathBuf};
+
+use message_store_benches::TABLE_FUNCTION_FLOOR;
 
 /// Operation, the seed's figure for it (Apple M3 Ultra, its Go server's
 /// SQLite backend), and the target ratio of the issue.
@@ -35,22 +39,28 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"));
-    println!("| operation | message_store | floor | ratio (time) | target | seed's figure |");
-    println!("|---|---|---|---|---|---|");
+    println!("| operation | message_store | floor | ratio (time) | target | floor through a table-valued function | ratio to it | seed's figure |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let micros = |ns: f64| format!("{:.2} µs", ns / 1000.0);
     for (name, seed, target) in ROWS.iter() {
         // criterion writes ':' in directory names as '_'.
         let dir = criterion.join(name.replace(':', "_"));
-        match (
+        let (Some(ours), Some(floor)) = (
             median_ns(&dir.join("message_store")),
             median_ns(&dir.join("floor")),
-        ) {
-            (Some(ours), Some(floor)) => println!(
-                "| {name} | {:.2} µs | {:.2} µs | {:.2} | {target} | {seed} |",
-                ours / 1000.0,
-                floor / 1000.0,
-                ours / floor
-            ),
-            _ => println!("| {name} | not measured | | | {target} | {seed} |"),
-        }
+        ) else {
+            println!("| {name} | not measured | | | {target} | | | {seed} |");
+            continue;
+        };
+        let (through, ratio) = match median_ns(&dir.join(TABLE_FUNCTION_FLOOR)) {
+            Some(through) => (micros(through), format!("{:.2}", ours / through)),
+            None => (String::new(), String::new()),
+        };
+        println!(
+            "| {name} | {} | {} | {:.2} | {target} | {through} | {ratio} | {seed} |",
+            micros(ours),
+            micros(floor),
+            ours / floor
+        );
     }
 }
