@@ -68,6 +68,24 @@ VACUUM ANALYZE;
 SQL
 fi
 
+# The write benchmarks add messages (to streams of their own categories);
+# they are removed before and after a run, so every run reads exactly the
+# data set and both tables stay the same size.
+restore() {
+  psql_db <<SQL
+DELETE FROM message_store.messages WHERE global_position > $MESSAGES;
+DELETE FROM floor.messages WHERE global_position > $MESSAGES;
+VACUUM ANALYZE message_store.messages, floor.messages;
+SQL
+  local counts
+  counts=$(psql_db -Atc "SELECT (SELECT count(*) FROM message_store.messages) || ' ' || (SELECT count(*) FROM floor.messages)")
+  if [ "$counts" != "$MESSAGES $MESSAGES" ]; then
+    echo "bench: database $DB holds $counts messages, not $MESSAGES in each table: drop it to have it written again" >&2
+    exit 1
+  fi
+}
+restore
+trap restore EXIT
 
 # Median tps and latency (ms) of RUNS runs: "tps latency".
 measure() {
