@@ -5,33 +5,45 @@
 # time, while the data sets are written, and 15 after):
 #
 #   bash benches/report.sh
+#   ASSEMBLE_ONLY=1 bash benches/report.sh   # from the last run's results
 #
 # SQLite: criterion (benches/benches/sqlite.rs), the extension beside a
 # prepared plain statement on the same connection and data. Postgres:
-# benches/pg/run.sh, pgbench beside a plain-SQL floor table. The analysis
-# of the results is benches/analysis.md, included as it is.
+# benches/pg/run.sh, pgbench beside a plain-SQL floor table. Each result is
+# kept in target/bench-results/, so ASSEMBLE_ONLY=1 rewrites PERFORMANCE.md
+# from them without measuring again (after benches/analysis.md, the
+# analysis of the results included as it is, changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/setup.sh >/dev/null
-bash tests/install.sh >/dev/null
-cargo build --release -p message_store_sqlite
-cargo bench -p message_store_benches
-sqlite_table=$(cargo run -q --release -p message_store_benches --bin report)
-bash benches/pg/run.sh all
-pg_table=$(cat target/bench-results/postgres-1000000-all.md)
-sqlite_memory=$(cargo run -q --release -p message_store_benches --bin memory)
-pg_memory=$(bash benches/pg/memory.sh)
+results=target/bench-results
+mkdir -p "$results"
+if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
+  bash tests/setup.sh >/dev/null
+  bash tests/install.sh >/dev/null
+  cargo build --release -p message_store_sqlite
+  cargo bench -p message_store_benches
+  cargo run -q --release -p message_store_benches --bin report > "$results/sqlite-1000000.md"
+  bash benches/pg/run.sh all
+  cargo run -q --release -p message_store_benches --bin memory > "$results/sqlite-memory.md"
+  bash benches/pg/memory.sh > "$results/postgres-memory.md"
+  if [ "${SCALING:-0}" = 1 ]; then
+    # cargo bench runs in the package's directory: criterion needs a full path.
+    MESSAGE_STORE_BENCH_MESSAGES=10000000 CRITERION_HOME="$PWD/target/criterion-10000000" \
+      cargo bench -p message_store_benches -- get_
+    cargo run -q --release -p message_store_benches --bin report "$PWD/target/criterion-10000000" |
+      grep -v '^| write_message' > "$results/sqlite-10000000.md"
+    MESSAGES=10000000 bash benches/pg/run.sh reads
+  fi
+fi
+sqlite_table=$(cat "$results/sqlite-1000000.md")
+pg_table=$(cat "$results/postgres-1000000-all.md")
+sqlite_memory=$(cat "$results/sqlite-memory.md")
+pg_memory=$(cat "$results/postgres-memory.md")
 scaling=""
 if [ "${SCALING:-0}" = 1 ]; then
-  # cargo bench runs in the package's directory: criterion needs a full path.
-  MESSAGE_STORE_BENCH_MESSAGES=10000000 CRITERION_HOME="$PWD/target/criterion-10000000" \
-    cargo bench -p message_store_benches -- get_
-  sqlite_scaling=$(cargo run -q --release -p message_store_benches --bin report \
-    "$PWD/target/criterion-10000000" | grep -v '^| write_message')
-  MESSAGES=10000000 bash benches/pg/run.sh reads
   scaling=$(printf 'SQLite: `MESSAGE_STORE_BENCH_MESSAGES=10000000 cargo bench -p message_store_benches -- get_`\n\n%s\n\nPostgres: `MESSAGES=10000000 bash benches/pg/run.sh reads`\n\n%s\n' \
-    "$sqlite_scaling" "$(cat target/bench-results/postgres-10000000-reads.md)")
+    "$(cat "$results/sqlite-10000000.md")" "$(cat "$results/postgres-10000000-reads.md")")
 fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
