@@ -30,11 +30,19 @@ macro_rules! stream_order {
         " ORDER BY position LIMIT $3"
     };
 }
-/// Matches the `messages_category` index: category, then global position.
+/// The category's messages from a global position on, written as a range of
+/// the `messages_category` index (category, then global position): from
+/// (category, position) to the category's end. It selects exactly
+/// `category = $1 AND global_position >= $2`, but only that index can
+/// deliver its order (`category_order`), so Postgres never walks the primary
+/// key filtering out other categories' rows instead, which it prefers on
+/// large tables when an equality on the category lets it drop the category
+/// from the order.
 macro_rules! category_filter {
     () => {
-        " WHERE message_store.category(stream_name) OPERATOR(pg_catalog.=) $1 \
-         AND global_position OPERATOR(pg_catalog.>=) $2"
+        " WHERE message_store.category(stream_name) OPERATOR(pg_catalog.<=) $1 \
+         AND ROW(message_store.category(stream_name), global_position) \
+         OPERATOR(pg_catalog.>=) ROW($1, $2)"
     };
 }
 macro_rules! correlation_filter {
@@ -50,7 +58,7 @@ macro_rules! consumer_group_filter {
 }
 macro_rules! category_order {
     () => {
-        " ORDER BY global_position LIMIT $3"
+        " ORDER BY message_store.category(stream_name), global_position LIMIT $3"
     };
 }
 macro_rules! last_message_filter {
