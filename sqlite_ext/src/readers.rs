@@ -12,7 +12,7 @@
 //! settings and holds the statements kept for the scalar functions.
 
 use std::borrow::Cow;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
@@ -47,7 +47,11 @@ pub enum Reader {
 
 impl Reader {
     pub fn name(self) -> &'static str {
-        self.module_name().to_str().unwrap_or("reader")
+        match self {
+            Reader::StreamMessages => "get_stream_messages",
+            Reader::CategoryMessages => "get_category_messages",
+            Reader::LastStreamMessage => "get_last_stream_message",
+        }
     }
 
     /// The Postgres argument names, in order; the first is required.
@@ -64,14 +68,6 @@ impl Reader {
                 "condition",
             ],
             Reader::LastStreamMessage => &["stream_name", "type"],
-        }
-    }
-
-    fn module_name(self) -> &'static CStr {
-        match self {
-            Reader::StreamMessages => c"get_stream_messages",
-            Reader::CategoryMessages => c"get_category_messages",
-            Reader::LastStreamMessage => c"get_last_stream_message",
         }
     }
 
@@ -97,12 +93,13 @@ pub fn register(
     session: &Arc<Session>,
     reader: Reader,
 ) -> Result<(), String> {
+    let name = CString::new(reader.name()).map_err(|e| e.to_string())?;
     let aux = Box::into_raw(Box::new((Arc::clone(session), reader)));
     // SQLite calls `drop_aux` when the module goes, or at once if this fails.
     let rc = unsafe {
         ffi::sqlite3_create_module_v2(
             db,
-            reader.module_name().as_ptr(),
+            name.as_ptr(),
             &READER_MODULE,
             aux.cast(),
             Some(drop_aux),
