@@ -68,9 +68,9 @@ VACUUM ANALYZE;
 SQL
 fi
 
-# The write benchmarks add messages (to streams of their own categories);
-# they are removed before and after a run, so every run reads exactly the
-# data set and both tables stay the same size.
+# The write benchmarks (and benches/pg/memory.sh) add messages, to streams
+# of their own categories; they are removed before a run, so every run
+# reads exactly the data set and both tables are the same size.
 restore() {
   psql_db <<SQL
 DELETE FROM message_store.messages WHERE global_position > $MESSAGES;
@@ -85,7 +85,6 @@ SQL
   fi
 }
 restore
-trap restore EXIT
 
 # Median tps and latency (ms) of RUNS runs: "tps latency".
 measure() {

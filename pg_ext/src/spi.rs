@@ -178,11 +178,13 @@ impl Statement {
     }
 
     /// Category reads are planned for their values on every call (their
-    /// parse is still kept). A plan made without the values can prefer
-    /// walking the primary key in global-position order and filtering by
-    /// category, which reads the whole table's tail for a small category;
-    /// only the values show that the category index is the way in. Writes
-    /// and stream reads have one right plan (the unique indexes) and keep it.
+    /// parse is still kept). This guarded the former query shape, whose
+    /// plan made without the values could walk the primary key and filter
+    /// by category; the range form of `category_filter` leaves only the
+    /// category index able to deliver the order, generic plans included, so
+    /// keeping the plan is expected to be safe and is to be measured before
+    /// it is changed. Writes and stream reads have one right plan (the
+    /// unique indexes) and keep it.
     fn cursor_options(self) -> i32 {
         match self {
             Statement::CategoryRead
