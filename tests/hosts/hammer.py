@@ -22,11 +22,19 @@ conn = sqlite3.connect(path, timeout=60, isolation_level=None)
 conn.enable_load_extension(True)
 conn.load_extension(lib)
 conn.enable_load_extension(False)
-conn.execute("PRAGMA journal_mode=WAL")
+# The test put the file in WAL mode before starting the writers.
+mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+if mode != "wal":
+    sys.exit("writer %s: the database is in journal mode %s, not wal" % (writer, mode))
 
 
 def wait_for(names):
+    # A writer that failed never writes its file: give up rather than hang.
+    deadline = time.monotonic() + 60
     while not all(os.path.exists(os.path.join(sync, n)) for n in names):
+        if time.monotonic() > deadline:
+            missing = [n for n in names if not os.path.exists(os.path.join(sync, n))]
+            sys.exit("writer %s: gave up after 60 s waiting for %s" % (writer, ", ".join(missing)))
         time.sleep(0.0005)
 
 

@@ -17,6 +17,14 @@ fn processes_hammering_one_file_lose_and_duplicate_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hosts/hammer.py");
+    // Switching a file to WAL needs it to itself, which the busy timeout
+    // does not wait for: the file is switched once, before the writers
+    // start (WAL mode stays with the file).
+    let mode: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
     let children: Vec<_> = (0..WRITERS)
         .map(|writer| {
             Command::new("/usr/bin/python3")
@@ -37,11 +45,30 @@ fn processes_hammering_one_file_lose_and_duplicate_nothing() {
     // The store is made by the first write; let every writer race for it too.
     std::thread::sleep(std::time::Duration::from_millis(300));
     std::fs::write(dir.path().join("go"), b"").unwrap();
+    // Every writer is waited for before any is judged, so the report shows
+    // the writer that failed first, not only the others giving up on it.
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    let failures: Vec<String> = outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, output)| !output.status.success())
+        .map(|(writer, output)| {
+            format!(
+                "writer {writer}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "writers failed:\n{}",
+        failures.join("\n")
+    );
     let mut refused = 0;
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "a writer failed: {stderr}");
+    for output in &outputs {
         refused += String::from_utf8_lossy(&output.stdout)
             .trim()
             .parse::<i64>()
