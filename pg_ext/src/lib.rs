@@ -153,6 +153,17 @@ sql_function! {
     }
 }
 
+/// A text datum read as a uuid by Postgres' own input function (which
+/// accepts upper case, braces and missing hyphens, and raises 22P02
+/// `invalid input syntax for type uuid` otherwise).
+unsafe fn uuid_from_text(text: Datum) -> Datum {
+    unsafe {
+        let chars = pg_sys::text_to_cstring(text.cast_mut_ptr());
+        pgrx::fcinfo::direct_function_call_as_datum(pg_sys::uuid_in, &[Some(Datum::from(chars))])
+            .expect("uuid_in returns a uuid")
+    }
+}
+
 /// The text of a jsonb datum, for debug notices.
 unsafe fn jsonb_text(datum: Option<Datum>) -> String {
     match datum {
@@ -190,6 +201,10 @@ sql_function! {
             stream_version,
             expected_version,
         ));
+        // The id becomes a uuid here, after the version check and before the
+        // insert: an id that is not a uuid fails with Postgres' own error and
+        // uses up no global position, however the insert is planned.
+        let id = id.map(|text| uuid_from_text(text));
         connection.execute(
             Statement::Insert,
             &[

@@ -136,7 +136,7 @@ impl Statement {
             Statement::Insert => statement_sql!(
                 "INSERT INTO message_store.messages \
                  (id, stream_name, position, type, data, metadata) \
-                 VALUES ($1::pg_catalog.uuid, $2, $3, $4, $5, $6)"
+                 VALUES ($1, $2, $3, $4, $5, $6)"
             ),
             Statement::StreamRead => {
                 statement_sql!(select_messages!(), stream_filter!(), stream_order!())
@@ -199,7 +199,7 @@ impl Statement {
         match self {
             Statement::StreamVersion => &[pg_sys::TEXTOID],
             Statement::Insert => &[
-                pg_sys::TEXTOID,
+                pg_sys::UUIDOID,
                 pg_sys::TEXTOID,
                 pg_sys::INT8OID,
                 pg_sys::TEXTOID,

@@ -236,6 +236,28 @@ fn message_ids() {
         "P0001",
         "Wrong expected version: 7 (Stream: ids-0, Stream Version: 1)",
     );
+    // However many writes the session has made (Postgres may plan a repeated
+    // statement once for all calls), an id that is not a uuid uses up no
+    // global position.
+    for _ in 0..10 {
+        c.query_one(w, &[&new_id(), &"ids-1"]).unwrap();
+    }
+    assert_error(
+        c.query_one(w, &[&"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A1", &"ids-1"]),
+        "22P02",
+        "invalid input syntax for type uuid: \"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A1\"",
+    );
+    c.query_one(w, &[&new_id(), &"ids-1"]).unwrap();
+    let written: Vec<i64> = c
+        .query(
+            "SELECT global_position FROM message_store.messages WHERE global_position > 5 ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(written, (6..=16).collect::<Vec<i64>>());
 }
 
 #[test]
