@@ -30,19 +30,22 @@ macro_rules! stream_order {
         " ORDER BY position LIMIT $3"
     };
 }
-/// The category's messages from a global position on, written as a range of
-/// the `messages_category` index (category, then global position): from
-/// (category, position) to the category's end. It selects exactly
-/// `category = $1 AND global_position >= $2`, but only that index can
-/// deliver its order (`category_order`), so Postgres never walks the primary
-/// key filtering out other categories' rows instead, which it prefers on
-/// large tables when an equality on the category lets it drop the category
-/// from the order.
+/// The category's messages from a global position on, written as bounds on
+/// the `messages_category` index (category, then global position): the
+/// category from both sides, then the position. It selects exactly
+/// `category = $1 AND global_position >= $2` (text comparison under a
+/// deterministic collation is equal only for equal bytes), but Postgres does
+/// not treat the two bounds as an equality, so the category stays in the
+/// order (`category_order`) and only that index can deliver it: no plan walks
+/// the primary key filtering out other categories' rows, which Postgres
+/// prefers on large tables when an equality lets it drop the category from
+/// the order. The index scan starts at (category, position) and ends where
+/// the category ends; every bound is a plain comparison of one column.
 macro_rules! category_filter {
     () => {
-        " WHERE message_store.category(stream_name) OPERATOR(pg_catalog.<=) $1 \
-         AND ROW(message_store.category(stream_name), global_position) \
-         OPERATOR(pg_catalog.>=) ROW($1, $2)"
+        " WHERE message_store.category(stream_name) OPERATOR(pg_catalog.>=) $1 \
+         AND message_store.category(stream_name) OPERATOR(pg_catalog.<=) $1 \
+         AND global_position OPERATOR(pg_catalog.>=) $2"
     };
 }
 macro_rules! correlation_filter {
@@ -177,24 +180,6 @@ impl Statement {
         }
     }
 
-    /// Category reads are planned for their values on every call (their
-    /// parse is still kept). This guarded the former query shape, whose
-    /// plan made without the values could walk the primary key and filter
-    /// by category; the range form of `category_filter` leaves only the
-    /// category index able to deliver the order, generic plans included, so
-    /// keeping the plan is expected to be safe and is to be measured before
-    /// it is changed. Writes and stream reads have one right plan (the
-    /// unique indexes) and keep it.
-    fn cursor_options(self) -> i32 {
-        match self {
-            Statement::CategoryRead
-            | Statement::CategoryReadCorrelated
-            | Statement::CategoryReadGrouped
-            | Statement::CategoryReadCorrelatedGrouped => pg_sys::CURSOR_OPT_CUSTOM_PLAN as i32,
-            _ => 0,
-        }
-    }
-
     pub fn arg_types(self) -> &'static [Oid] {
         match self {
             Statement::StreamVersion => &[pg_sys::TEXTOID],
@@ -276,6 +261,15 @@ impl Connection {
         }
     }
 
+    /// A statement's plan, made once per backend and kept. It is a generic
+    /// plan (made without the call's values) from the first call on, so no
+    /// call plans its statement: every kept statement has one right plan
+    /// whatever the values (the unique indexes for writes and stream reads,
+    /// the category index, which alone delivers `category_order`, for
+    /// category reads), and planning with the values would add about two
+    /// thirds to a category read (the category bounds send the planner
+    /// through the index's histogram on every call). Postgres makes the plan
+    /// again when the table's statistics or definition change.
     fn kept_plan(&self, statement: Statement) -> pg_sys::SPIPlanPtr {
         PLANS.with(|plans| {
             let slot = &plans[statement as usize];
@@ -283,7 +277,7 @@ impl Connection {
                 let plan = self.prepare(
                     statement.sql(),
                     statement.arg_types(),
-                    statement.cursor_options(),
+                    pg_sys::CURSOR_OPT_GENERIC_PLAN as i32,
                 );
                 unsafe { pg_sys::SPI_keepplan(plan) };
                 slot.set(plan);

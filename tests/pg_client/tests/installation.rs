@@ -390,3 +390,73 @@ fn pg_dump_and_restore_keep_every_message() {
     assert_eq!(newest.get::<_, i64>(0), 3);
     assert_eq!(newest.get::<_, i64>(1), max_before + 1);
 }
+
+/// Category reads run one kept, generic plan on the category index: the plan
+/// carries the parameters (so no call plans its statement again), starts and
+/// ends the index scan at the bounds, and never sorts or scans the table,
+/// whatever the values, the category's size or whether one exists.
+#[test]
+fn category_reads_keep_one_plan_on_the_category_index() {
+    let (db, mut admin) = fresh_database("plans");
+    admin
+        .batch_execute(
+            "SELECT count(message_store.write_message(
+               gen_random_uuid()::text,
+               'plan' || (i % 3) || '-' || (i % 50),
+               'T',
+               '{}',
+               CASE WHEN i % 4 = 0 THEN '{\"correlationStreamName\": \"origin-1\"}'::jsonb END))
+             FROM generate_series(1, 3000) AS i;
+             ANALYZE message_store.messages;",
+        )
+        .unwrap();
+    let notices = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = notices.clone();
+    let mut config: postgres::Config = admin_connection_string().parse().unwrap();
+    config.dbname(&db).notice_callback(move |notice| {
+        sink.lock().unwrap().push(notice.message().to_string());
+    });
+    let mut c = config.connect(postgres::NoTls).unwrap();
+    c.batch_execute(
+        "LOAD 'auto_explain';
+         SET auto_explain.log_min_duration = 0;
+         SET auto_explain.log_nested_statements = on;
+         SET auto_explain.log_level = notice;
+         SET client_min_messages = notice;",
+    )
+    .unwrap();
+
+    let reads = [
+        ("'plan1', 1, 10", 10),
+        ("'plan1', 2980, 10", 7),
+        ("'plan2', 1, 1000", 1000),
+        ("'none', 1, 10", 0),
+        ("'plan0', 1, 10, 'origin'", 10),
+        ("'plan0', 1, 1000, 'origin'", 250),
+        ("'plan1', 1, 10, NULL, 1, 4", 10),
+        ("'plan2', 100, 1000, NULL, 0, 2", 482),
+        ("'plan0', 1, 10, 'origin', 0, 3", 10),
+        ("'plan0', 1, 1000, 'origin', 2, 3", 60),
+    ];
+    for (args, expected) in reads {
+        let sql = format!("SELECT * FROM message_store.get_category_messages({args})");
+        let rows = c.query(sql.as_str(), &[]).unwrap().len();
+        assert_eq!(rows, expected, "{sql}");
+        let plans: Vec<String> = std::mem::take(&mut *notices.lock().unwrap())
+            .into_iter()
+            .filter(|n| n.contains("FROM message_store.messages"))
+            .collect();
+        assert_eq!(plans.len(), 1, "{sql}: {plans:?}");
+        let plan = &plans[0];
+        assert!(
+            plan.contains("Index Scan using messages_category on messages"),
+            "{sql}: {plan}"
+        );
+        assert!(
+            plan.contains(">= ($1)::text) AND ((message_store.category((stream_name)::character varying))::text <= ($1)::text) AND (global_position >= $2)"),
+            "{sql}: {plan}"
+        );
+        assert!(!plan.contains("Sort"), "{sql}: {plan}");
+        assert!(!plan.contains("Seq Scan"), "{sql}: {plan}");
+    }
+}
