@@ -7,6 +7,7 @@
 //! 127.0.0.1:5432 as `postgres` with password `postgres`, as `.ci/run` sets up.
 
 use postgres::{Client, NoTls};
+use std::sync::{Arc, Mutex};
 
 pub fn admin_connection_string() -> String {
     std::env::var("MESSAGE_STORE_TEST_PG").unwrap_or_else(|_| {
@@ -37,6 +38,28 @@ pub fn fresh_database(name: &str) -> (String, Client) {
         .batch_execute("CREATE EXTENSION message_store")
         .unwrap();
     (db, client)
+}
+
+/// The messages of the notices a connection has received and not yet taken.
+#[derive(Clone, Default)]
+pub struct Notices(Arc<Mutex<Vec<String>>>);
+
+impl Notices {
+    /// The messages received since the last take, in order.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// A superuser connection to database `db` that keeps every notice's message.
+pub fn connect_keeping_notices(db: &str) -> (Client, Notices) {
+    let notices = Notices::default();
+    let sink = notices.clone();
+    let mut config: postgres::Config = admin_connection_string().parse().unwrap();
+    config.dbname(db).notice_callback(move |notice| {
+        sink.0.lock().unwrap().push(notice.message().to_string());
+    });
+    (config.connect(NoTls).unwrap(), notices)
 }
 
 /// The SQLSTATE and message of a failed call; panics when it succeeded or

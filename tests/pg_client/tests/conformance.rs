@@ -955,14 +955,8 @@ fn reporting_views() {
 #[test]
 fn debug_notices() {
     let (db, _admin) = fresh_database("debug");
-    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = notices.clone();
-    let mut config: postgres::Config = admin_connection_string().parse().unwrap();
-    config.dbname(&db).notice_callback(move |notice| {
-        sink.lock().unwrap().push(notice.message().to_string());
-    });
-    let mut c = config.connect(postgres::NoTls).unwrap();
-    let take = || std::mem::take(&mut *notices.lock().unwrap());
+    let (mut c, notices) = connect_keeping_notices(&db);
+    let take = || notices.take();
 
     c.batch_execute("SET message_store.debug_write = on")
         .unwrap();

@@ -410,13 +410,7 @@ fn category_reads_keep_one_plan_on_the_category_index() {
              ANALYZE message_store.messages;",
         )
         .unwrap();
-    let notices = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = notices.clone();
-    let mut config: postgres::Config = admin_connection_string().parse().unwrap();
-    config.dbname(&db).notice_callback(move |notice| {
-        sink.lock().unwrap().push(notice.message().to_string());
-    });
-    let mut c = config.connect(postgres::NoTls).unwrap();
+    let (mut c, notices) = connect_keeping_notices(&db);
     c.batch_execute(
         "LOAD 'auto_explain';
          SET auto_explain.log_min_duration = 0;
@@ -442,7 +436,8 @@ fn category_reads_keep_one_plan_on_the_category_index() {
         let sql = format!("SELECT * FROM message_store.get_category_messages({args})");
         let rows = c.query(sql.as_str(), &[]).unwrap().len();
         assert_eq!(rows, expected, "{sql}");
-        let plans: Vec<String> = std::mem::take(&mut *notices.lock().unwrap())
+        let plans: Vec<String> = notices
+            .take()
             .into_iter()
             .filter(|n| n.contains("FROM message_store.messages"))
             .collect();
