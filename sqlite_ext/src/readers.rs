@@ -5,8 +5,8 @@
 //!
 //! The readers are written against SQLite's module interface directly: a
 //! row's columns go from the statement that reads the `messages` table to
-//! the caller with one `sqlite3_result_value` each, the cost that matters
-//! when a consumer reads batches of a hundred messages.
+//! the caller with one result call each (`result_column`), the cost that
+//! matters when a consumer reads batches of a hundred messages.
 //!
 //! `message_store_settings` is a virtual table too: it shows the connection's
 //! settings and holds the statements kept for the scalar functions.
@@ -358,10 +358,7 @@ unsafe extern "C" fn x_column(
             None => unsafe { ffi::sqlite3_result_null(ctx) },
         }
     } else {
-        let argument = usize::try_from(i - RESULT_COLUMNS)
-            .ok()
-            .and_then(|arg| cursor.arguments.get(arg));
-        match argument {
+        match arg_of(i, MAX_ARGUMENTS).and_then(|arg| cursor.arguments.get(arg)) {
             Some(value) => unsafe { ffi::sqlite3_result_value(ctx, value) },
             None => unsafe { ffi::sqlite3_result_null(ctx) },
         }
