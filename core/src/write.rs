@@ -8,7 +8,9 @@ pub const EMPTY_STREAM_VERSION: i64 = -1;
 /// Given the stream's current version (`None` when it has no messages) and
 /// the caller's expected version, the position the new message takes.
 /// An expected version of -1 means the stream must be empty. A NULL stream
-/// name is let through here: storage refuses it (NOT NULL).
+/// name is let through here: storage refuses it (NOT NULL). A stream at the
+/// largest bigint position takes no more messages: Message DB's
+/// `_stream_version + 1` fails with `bigint out of range` there.
 pub fn next_position(
     stream_name: Option<&[u8]>,
     stream_version: Option<i64>,
@@ -26,7 +28,9 @@ pub fn next_position(
             });
         }
     }
-    Ok(stream_version + 1)
+    stream_version
+        .checked_add(1)
+        .ok_or(Error::BigintOutOfRange)
 }
 
 #[cfg(test)]
@@ -56,6 +60,29 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "Wrong expected version: -1 (Stream: s-1, Stream Version: 0)"
+        );
+    }
+
+    #[test]
+    fn the_last_position_takes_no_next() {
+        assert_eq!(
+            next_position(Some(b"s-1"), Some(i64::MAX - 1), None),
+            Ok(i64::MAX)
+        );
+        for expected in [None, Some(i64::MAX)] {
+            let error = next_position(Some(b"s-1"), Some(i64::MAX), expected).unwrap_err();
+            assert_eq!(error, Error::BigintOutOfRange);
+            assert_eq!(
+                (error.to_string().as_str(), error.sqlstate()),
+                ("bigint out of range", "22003")
+            );
+        }
+        // The version check comes first, as in Message DB.
+        assert_eq!(
+            next_position(Some(b"s-1"), Some(i64::MAX), Some(0))
+                .unwrap_err()
+                .to_string(),
+            "Wrong expected version: 0 (Stream: s-1, Stream Version: 9223372036854775807)"
         );
     }
 }
