@@ -21,6 +21,8 @@ pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
 pub const NOT_NULL_VIOLATION: &str = "23502";
 /// SQLSTATE `23505` (unique_violation).
 pub const UNIQUE_VIOLATION: &str = "23505";
+/// SQLSTATE `54000` (program_limit_exceeded).
+pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
 
 /// How a possibly-NULL argument is printed inside an error text, as
 /// PL/pgSQL's `RAISE` prints it.
@@ -96,6 +98,17 @@ pub enum Error {
     UniqueViolation {
         constraint: &'static str,
     },
+    /// Text that is not UTF-8: Postgres refuses it while checking the
+    /// encoding, and shows the bytes of the first character it cannot read.
+    InvalidByteSequence {
+        bytes: Vec<u8>,
+    },
+    /// A value longer than the SQLite connection's length limit
+    /// (`SQLITE_LIMIT_LENGTH`), in SQLite's own words. Postgres stores such
+    /// jsonb (its numbers are binary) and has no text for it.
+    StringOrBlobTooBig {
+        limit: u64,
+    },
 }
 
 impl Error {
@@ -113,6 +126,8 @@ impl Error {
             Error::InvalidUuid { .. } => INVALID_TEXT_REPRESENTATION,
             Error::NotNullViolation { .. } => NOT_NULL_VIOLATION,
             Error::UniqueViolation { .. } => UNIQUE_VIOLATION,
+            Error::InvalidByteSequence { .. } => CHARACTER_NOT_IN_REPERTOIRE,
+            Error::StringOrBlobTooBig { .. } => PROGRAM_LIMIT_EXCEEDED,
             _ => RAISE_EXCEPTION,
         }
     }
@@ -191,6 +206,14 @@ impl fmt::Display for Error {
                 f,
                 "duplicate key value violates unique constraint \"{constraint}\""
             ),
+            Error::InvalidByteSequence { bytes } => {
+                write!(f, "invalid byte sequence for encoding \"UTF8\":")?;
+                for byte in bytes {
+                    write!(f, " 0x{byte:02x}")?;
+                }
+                Ok(())
+            }
+            Error::StringOrBlobTooBig { .. } => write!(f, "string or blob too big"),
         }
     }
 }
@@ -203,6 +226,9 @@ impl Error {
             Error::UnsupportedUnicodeEscape => {
                 Some("\\u0000 cannot be converted to text.".to_string())
             }
+            Error::StringOrBlobTooBig { limit } => Some(format!(
+                "The value is longer than the limit of {limit} bytes."
+            )),
             _ => None,
         }
     }
@@ -316,6 +342,18 @@ mod tests {
                 },
                 "duplicate key value violates unique constraint \"messages_id\"",
                 "23505",
+            ),
+            (
+                Error::InvalidByteSequence {
+                    bytes: vec![0xe2, 0x28, 0xa1],
+                },
+                "invalid byte sequence for encoding \"UTF8\": 0xe2 0x28 0xa1",
+                "22021",
+            ),
+            (
+                Error::StringOrBlobTooBig { limit: 100 },
+                "string or blob too big",
+                "54000",
             ),
         ];
         for (error, text, state) in cases {

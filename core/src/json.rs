@@ -32,6 +32,15 @@ const EXPONENT_LIMIT: i64 = i32::MAX as i64 / 2;
 /// Parses JSON text by Postgres' json input rules and returns the text
 /// Postgres' jsonb output gives for it.
 pub fn canonical_json(input: &str) -> Result<String, Error> {
+    canonical_json_within(input, usize::MAX)
+}
+
+/// `canonical_json`, refused with `StringOrBlobTooBig` as soon as the text
+/// would be longer than `max_len` bytes. The text can be far longer than the
+/// input (`1e131000` prints as 131,001 digits), so the bound holds while it
+/// is written: memory stays within a small multiple of `max_len` whatever
+/// the input.
+pub fn canonical_json_within(input: &str, max_len: usize) -> Result<String, Error> {
     let src = input.as_bytes();
     // Postgres never sees a NUL: its text input refuses one first.
     if src.contains(&0) {
@@ -43,7 +52,8 @@ pub fn canonical_json(input: &str) -> Result<String, Error> {
         pos: 0,
         tok_start: 0,
         tok_end: 0,
-        out: Vec::with_capacity(src.len() + src.len() / 8 + 2),
+        out: Vec::with_capacity((src.len() + src.len() / 8 + 2).min(max_len)),
+        max_len,
         stack: Vec::new(),
         members: Vec::new(),
         keys: Vec::new(),
@@ -51,6 +61,10 @@ pub fn canonical_json(input: &str) -> Result<String, Error> {
         pending: None,
     };
     parser.document().map_err(|error| *error)?;
+    // Only numbers grow much; the rest is at most twice the input.
+    if parser.out.len() > max_len {
+        return Err(parser.too_big());
+    }
     // Every byte written is an input slice cut at a character boundary,
     // ASCII, or a whole encoded character.
     Ok(String::from_utf8(parser.out).expect("canonical JSON is UTF-8"))
@@ -105,6 +119,8 @@ struct Parser<'a> {
     tok_start: usize,
     tok_end: usize,
     out: Vec<u8>,
+    /// The longest output allowed.
+    max_len: usize,
     stack: Vec<Frame>,
     members: Vec<Member>,
     /// Decoded keys that had escapes, for the objects still open.
@@ -220,7 +236,7 @@ impl Parser<'_> {
                 }
                 // The lexer has written it already.
                 Kind::String => {}
-                Kind::Number => self.number(self.tok_start, self.tok_end),
+                Kind::Number => self.number(self.tok_start, self.tok_end)?,
                 Kind::Literal => self
                     .out
                     .extend_from_slice(&self.src[self.tok_start..self.tok_end]),
@@ -581,9 +597,34 @@ impl Parser<'_> {
         Ok(i + 1)
     }
 
+    #[cold]
+    fn too_big(&self) -> Error {
+        Error::StringOrBlobTooBig {
+            limit: self.max_len as u64,
+        }
+    }
+
+    /// Makes room for `n` more bytes of output, or fails when they would
+    /// pass the limit. Capacity grows as `Vec` grows it, but never past the
+    /// limit, so no allocation is larger than the limit.
+    fn room(&mut self, n: usize) -> Result<(), Fail> {
+        let needed = self.out.len().saturating_add(n);
+        if needed > self.max_len {
+            return Err(fail(self.too_big()));
+        }
+        if needed > self.out.capacity() {
+            let target = needed
+                .max(self.out.capacity().saturating_mul(2))
+                .min(self.max_len);
+            self.out.reserve_exact(target - self.out.len());
+        }
+        Ok(())
+    }
+
     /// Writes the number token `start..end` as `numeric_out` prints it, or
-    /// leaves the error `numeric_in` gives to be reported after the next token.
-    fn number(&mut self, start: usize, end: usize) {
+    /// leaves the error `numeric_in` gives to be reported after the next
+    /// token. Fails at once when its text would pass the output limit.
+    fn number(&mut self, start: usize, end: usize) -> Result<(), Fail> {
         let text = &self.src[start..end];
         let negative = text[0] == b'-';
         let body = &text[usize::from(negative)..];
@@ -603,11 +644,12 @@ impl Parser<'_> {
             // sign of a zero.
             if frac_len > MAX_SCALE || int_len as i64 > MAX_POWER + 1 {
                 self.pending = Some(Error::NumericOverflow);
-                return;
+                return Ok(());
             }
-            self.out
-                .extend_from_slice(if negative && zero { body } else { text });
-            return;
+            let shown = if negative && zero { body } else { text };
+            self.room(shown.len())?;
+            self.out.extend_from_slice(shown);
+            return Ok(());
         }
         let exponent = {
             let (sign, digits) = match rest[1] {
@@ -624,16 +666,18 @@ impl Parser<'_> {
         let scale = (frac_len - exponent).max(0);
         if exponent.abs() >= EXPONENT_LIMIT || scale > MAX_SCALE {
             self.pending = Some(Error::NumericOverflow);
-            return;
+            return Ok(());
         }
-        let out = &mut self.out;
+        let fraction_len = if scale > 0 { 1 + scale as usize } else { 0 };
         if zero {
+            self.room(1 + fraction_len)?;
+            let out = &mut self.out;
             out.push(b'0');
             if scale > 0 {
                 out.push(b'.');
                 out.resize(out.len() + scale as usize, b'0');
             }
-            return;
+            return Ok(());
         }
         // The digits int ++ frac, with the decimal point `point` digits in
         // after shifting by the exponent; outside them, zeros.
@@ -651,8 +695,15 @@ impl Parser<'_> {
         let point = int_len as i64 + exponent;
         if point - first - 1 > MAX_POWER {
             self.pending = Some(Error::NumericOverflow);
-            return;
+            return Ok(());
         }
+        let integer_len = if first >= point {
+            1
+        } else {
+            (point - first) as usize
+        };
+        self.room(usize::from(negative) + integer_len + fraction_len)?;
+        let out = &mut self.out;
         if negative {
             out.push(b'-');
         }
@@ -665,6 +716,7 @@ impl Parser<'_> {
             out.push(b'.');
             out.extend((point..point + scale).map(digit));
         }
+        Ok(())
     }
 }
 
@@ -1009,6 +1061,46 @@ mod tests {
         assert!(small.ends_with("01"));
         let zeros = format!("0.{}1e20000", "0".repeat(20000));
         assert_eq!(canonical_json(&zeros).as_deref(), Ok("0.1"));
+    }
+
+    #[test]
+    fn output_limit() {
+        let too_big = |limit: u64| Err(Error::StringOrBlobTooBig { limit });
+        let big = canonical_json_within("1e131000", 131001).unwrap();
+        assert_eq!((big.len(), &big[..3]), (131001, "100"));
+        assert_eq!(canonical_json_within("1e131000", 131000), too_big(131000));
+        assert_eq!(canonical_json_within("-1e5", 7).as_deref(), Ok("-100000"));
+        assert_eq!(canonical_json_within("-1e5", 6), too_big(6));
+        assert_eq!(canonical_json_within("1.5e-3", 6).as_deref(), Ok("0.0015"));
+        assert_eq!(canonical_json_within("1.5e-3", 5), too_big(5));
+        let zeros = canonical_json_within("0e-16383", 16385).unwrap();
+        assert_eq!((zeros.len(), &zeros[..3]), (16385, "0.0"));
+        assert_eq!(canonical_json_within("0e-16383", 16384), too_big(16384));
+        assert_eq!(canonical_json_within("12345", 4), too_big(4));
+        // Spacing and keys count too: the text is checked as a whole.
+        assert_eq!(canonical_json_within("[1,2]", 6).as_deref(), Ok("[1, 2]"));
+        assert_eq!(canonical_json_within("[1,2]", 5), too_big(5));
+        assert_eq!(
+            canonical_json_within(r#"{"b":1,"a":2}"#, 16).as_deref(),
+            Ok(r#"{"a": 2, "b": 1}"#)
+        );
+        assert_eq!(canonical_json_within(r#"{"b":1,"a":2}"#, 15), too_big(15));
+        // A number numeric refuses is still refused as Postgres refuses it.
+        assert_eq!(
+            canonical_json_within("[1e99999999999999999999999, 1e131000]", 10),
+            Err(Error::NumericOverflow)
+        );
+        // Many large numbers fail when the limit is reached, not after
+        // writing them all (this input's text would be 4.3 GB).
+        let input = format!("[{}1]", "1e131000,".repeat(32786));
+        assert_eq!(
+            canonical_json_within(&input, 10_000_000),
+            too_big(10_000_000)
+        );
+        assert_eq!(
+            canonical_json(&format!("[{}1]", "1e131000,".repeat(3))).map(|t| t.len()),
+            Ok(3 * 131003 + 3)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod hash;
 pub mod json;
 pub mod read;
 pub mod stream_name;
+pub mod text;
 pub mod time;
 pub mod uuid;
 pub mod write;

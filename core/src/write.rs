@@ -28,9 +28,7 @@ pub fn next_position(
             });
         }
     }
-    stream_version
-        .checked_add(1)
-        .ok_or(Error::BigintOutOfRange)
+    stream_version.checked_add(1).ok_or(Error::BigintOutOfRange)
 }
 
 #[cfg(test)]
