@@ -17,6 +17,10 @@ pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
 pub const STATEMENT_TOO_COMPLEX: &str = "54001";
 /// SQLSTATE `22021` (character_not_in_repertoire).
 pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+/// SQLSTATE `42601` (syntax_error).
+pub const SYNTAX_ERROR: &str = "42601";
+/// SQLSTATE `42804` (datatype_mismatch).
+pub const DATATYPE_MISMATCH: &str = "42804";
 /// SQLSTATE `23502` (not_null_violation).
 pub const NOT_NULL_VIOLATION: &str = "23502";
 /// SQLSTATE `23505` (unique_violation).
@@ -66,6 +70,13 @@ pub enum Error {
         size: i64,
     },
     SqlConditionNotActivated,
+    /// A SQL condition that is not one expression inside the reader's query.
+    InvalidCondition {
+        fault: crate::condition::Fault,
+    },
+    /// A reader's query whose rows are not `message_store.message` rows
+    /// (Postgres' text for a PL/pgSQL `RETURN QUERY` of another shape).
+    QueryStructureMismatch,
     /// The consumer group size is passed to the query as a smallint.
     SmallintOutOfRange,
     /// `abs()` of the smallest bigint.
@@ -124,6 +135,8 @@ impl Error {
             Error::NulInText => CHARACTER_NOT_IN_REPERTOIRE,
             Error::LimitMustNotBeNegative => INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
             Error::InvalidUuid { .. } => INVALID_TEXT_REPRESENTATION,
+            Error::InvalidCondition { .. } => SYNTAX_ERROR,
+            Error::QueryStructureMismatch => DATATYPE_MISMATCH,
             Error::NotNullViolation { .. } => NOT_NULL_VIOLATION,
             Error::UniqueViolation { .. } => UNIQUE_VIOLATION,
             Error::InvalidByteSequence { .. } => CHARACTER_NOT_IN_REPERTOIRE,
@@ -184,6 +197,12 @@ impl fmt::Display for Error {
             ),
             Error::SqlConditionNotActivated => {
                 write!(f, "Retrieval with SQL condition is not activated")
+            }
+            Error::InvalidCondition { fault } => {
+                write!(f, "SQL condition must be one boolean expression: {fault}")
+            }
+            Error::QueryStructureMismatch => {
+                write!(f, "structure of query does not match function result type")
             }
             Error::SmallintOutOfRange => write!(f, "smallint out of range"),
             Error::BigintOutOfRange => write!(f, "bigint out of range"),
@@ -298,6 +317,18 @@ mod tests {
                 Error::SqlConditionNotActivated,
                 "Retrieval with SQL condition is not activated",
                 "P0001",
+            ),
+            (
+                Error::InvalidCondition {
+                    fault: crate::condition::Fault::Semicolon,
+                },
+                "SQL condition must be one boolean expression: \";\" outside a quoted string would end the statement",
+                "42601",
+            ),
+            (
+                Error::QueryStructureMismatch,
+                "structure of query does not match function result type",
+                "42804",
             ),
             (Error::SmallintOutOfRange, "smallint out of range", "22003"),
             (Error::LimitMustNotBeNegative, "LIMIT must not be negative", "2201W"),

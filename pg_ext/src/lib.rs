@@ -1,6 +1,7 @@
 //! The `message_store` Postgres extension: Message DB 1.3's functions as C
 //! functions over the rules in `message_store_core`.
 
+mod condition;
 mod fmgr;
 mod spi;
 
@@ -276,6 +277,9 @@ sql_function! {
             arg_str(fcinfo, 3),
             sql_condition_setting_enabled,
         ));
+        if let Some(condition) = read.condition {
+            condition::check_condition(condition);
+        }
         let sql = read.condition.map(spi::stream_read_with_condition);
         if debug_get() {
             notice(&[
@@ -315,6 +319,9 @@ sql_function! {
             arg_str(fcinfo, 6),
             sql_condition_setting_enabled,
         ));
+        if let Some(condition) = read.condition {
+            condition::check_condition(condition);
+        }
         let correlated = read.correlation.is_some();
         let grouped = read.consumer_group.is_some();
         let sql = read

@@ -5,10 +5,13 @@
 //! Every name in the statements carries its schema, operators included, so a
 //! caller's search_path cannot change what they mean.
 
+use message_store_core::{self as rules, condition::Fault, Error};
 use pgrx::pg_sys::{self, Datum, Oid};
 use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::ptr;
+
+use crate::fmgr::raise;
 
 // The pieces of the statements, put together at compile time.
 
@@ -203,34 +206,27 @@ impl Statement {
     }
 }
 
-/// A stream read with a caller's SQL condition: planned for the one call,
-/// since every condition is a different statement.
+/// A stream read with a caller's SQL condition (checked by
+/// `condition::check_condition`): planned for the one call, since every
+/// condition is a different statement.
 pub fn stream_read_with_condition(condition: &str) -> String {
-    format!(
-        concat!(
-            select_messages!(),
-            stream_filter!(),
-            " AND ({})",
-            stream_order!()
-        ),
-        condition
+    rules::condition::with_condition(
+        concat!(select_messages!(), stream_filter!()),
+        condition,
+        stream_order!(),
     )
 }
 
-/// A category read with a caller's SQL condition.
+/// A category read with a caller's SQL condition (checked).
 pub fn category_read_with_condition(correlated: bool, grouped: bool, condition: &str) -> String {
-    let mut sql = String::from(concat!(select_messages!(), category_filter!()));
+    let mut filtered = String::from(concat!(select_messages!(), category_filter!()));
     if correlated {
-        sql.push_str(correlation_filter!());
+        filtered.push_str(correlation_filter!());
     }
     if grouped {
-        sql.push_str(consumer_group_filter!());
+        filtered.push_str(consumer_group_filter!());
     }
-    sql.push_str(" AND (");
-    sql.push_str(condition);
-    sql.push(')');
-    sql.push_str(category_order!());
-    sql
+    rules::condition::with_condition(&filtered, condition, category_order!())
 }
 
 thread_local! {
@@ -354,15 +350,19 @@ impl Connection {
         arg_types: &[Oid],
         params: &[Param],
     ) {
-        let sql = CString::new(sql).unwrap_or_else(|_| {
-            pgrx::ereport!(
-                ERROR,
-                pgrx::PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
-                "condition must not contain a NUL character"
-            );
-        });
+        let sql = CString::new(sql)
+            .unwrap_or_else(|_| raise(Error::InvalidCondition { fault: Fault::Nul }));
         unsafe {
             let plan = self.prepare(&sql, arg_types, 0);
+            // The condition was checked to be one expression, so the text is
+            // one statement; a plan of several would run them all.
+            let sources = pg_sys::SPI_plan_get_plan_sources(plan);
+            if sources.is_null() || (*sources).length != 1 {
+                pg_sys::SPI_freeplan(plan);
+                raise(Error::InvalidCondition {
+                    fault: Fault::NotOneExpression,
+                });
+            }
             self.run_into(result, plan, arg_types, params);
             pg_sys::SPI_freeplan(plan);
         }
@@ -390,7 +390,8 @@ impl Connection {
                 params: list,
                 read_only: false,
                 allow_nonatomic: false,
-                must_return_tuples: false,
+                // A statement that returns no rows is an error, not an empty read.
+                must_return_tuples: true,
                 tcount: 0,
                 dest: result.dest,
                 owner: ptr::null_mut(),
@@ -443,6 +444,9 @@ unsafe extern "C-unwind" {
     );
 }
 
+/// Postgres' text for a query whose rows do not match the function's result.
+const STRUCTURE_MISMATCH: &CStr = c"structure of query does not match function result type";
+
 /// The materialized result of a set-returning call, and a receiver that
 /// appends query rows to it.
 pub struct SetResult {
@@ -456,13 +460,16 @@ impl SetResult {
             pg_sys::InitMaterializedSRF(fcinfo, 0);
             let rsinfo = (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo;
             let dest = pg_sys::CreateDestReceiver(pg_sys::CommandDest::DestTuplestore);
+            // Rows go in only as the call's result type: rows of another
+            // shape fail as PL/pgSQL's RETURN QUERY fails (42804), never
+            // stored as that type. Equal descriptors need no conversion.
             SetTuplestoreDestReceiverParams(
                 dest,
                 (*rsinfo).setResult,
                 (*(*rsinfo).econtext).ecxt_per_query_memory,
                 false,
-                ptr::null_mut(),
-                ptr::null(),
+                (*rsinfo).setDesc,
+                STRUCTURE_MISMATCH.as_ptr(),
             );
             SetResult { dest }
         }

@@ -17,7 +17,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
 
+use message_store_core::condition::{self, Dialect};
 use message_store_core::read::{CategoryRead, StreamRead};
+use message_store_core::Error;
 use rusqlite::ffi;
 use rusqlite::types::ValueRef;
 use rusqlite::vtab::{Context, Filters, IndexInfo, VTab, VTabConnection, VTabCursor};
@@ -566,16 +568,28 @@ impl ReaderCursor {
                 }
             }
         };
+        // Refused before anything runs, whether or not the store exists.
+        if let Some(condition) = binding.condition {
+            condition::checked(condition, Dialect::Sqlite)?;
+        }
         if !session.store_exists()? {
             return Ok(());
         }
         let run = || -> Result<(Rows, bool), crate::stmt::SqliteError> {
             let rows = match binding.condition {
-                Some(condition) => Rows::Own(
-                    session
+                Some(condition) => {
+                    let stmt = session
                         .db
-                        .prepare(&binding.kind.sql_with_condition(condition), false)?,
-                ),
+                        .prepare(&binding.kind.sql_with_condition(condition), false)?;
+                    // The reader's own select list, whatever the condition.
+                    if stmt.column_count() != RESULT_COLUMNS {
+                        return Err(crate::stmt::SqliteError {
+                            code: ffi::SQLITE_ERROR,
+                            message: Error::QueryStructureMismatch.to_string(),
+                        });
+                    }
+                    Rows::Own(stmt)
+                }
                 None => Rows::Kept(session.lend(binding.kind)?),
             };
             // Parameters left unbound are NULL; unused slots hold no value.

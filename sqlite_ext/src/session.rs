@@ -139,11 +139,12 @@ impl Kind {
         }
     }
 
-    /// The query with a caller's SQL condition added to its filters.
+    /// The query with a caller's SQL condition, checked by core's rule
+    /// (`condition::checked`), added to its filters.
     pub fn sql_with_condition(self, condition: &str) -> String {
         let sql = self.sql();
         let order = sql.rfind(" ORDER BY").unwrap_or(sql.len());
-        format!("{} AND ({condition}){}", &sql[..order], &sql[order..])
+        message_store_core::condition::with_condition(&sql[..order], condition, &sql[order..])
     }
 }
 

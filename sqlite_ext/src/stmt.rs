@@ -211,6 +211,12 @@ impl Stmt {
     pub fn column_sqlite_value(&self, index: c_int) -> *mut ffi::sqlite3_value {
         unsafe { ffi::sqlite3_column_value(self.raw(), index) }
     }
+
+    /// How many columns each row has.
+    pub fn column_count(&self) -> c_int {
+        // SAFETY: the statement is valid until it is finalized in `drop`.
+        unsafe { ffi::sqlite3_column_count(self.raw()) }
+    }
 }
 
 impl Drop for Stmt {
