@@ -1,8 +1,11 @@
 //! SQL values in, Rust values out: the argument types of the Postgres
 //! signatures, with an error that names the function and the argument when a
 //! value is of another type. NULL is always allowed here; what NULL means is
-//! each function's business, as in Postgres.
+//! each function's business, as in Postgres. Text that a UTF-8 Postgres
+//! database would refuse (a NUL, bytes that are not UTF-8) is refused with
+//! Postgres' error, whatever the argument.
 
+use message_store_core::text::utf8_text;
 use rusqlite::ffi;
 use rusqlite::types::ValueRef;
 
@@ -66,25 +69,17 @@ impl Arg {
         )
     }
 
-    /// A `varchar` argument.
+    /// A `varchar` argument, as bytes.
     pub fn text<'a>(self, value: ValueRef<'a>) -> Result<Option<&'a [u8]>, String> {
-        match value {
-            ValueRef::Null => Ok(None),
-            ValueRef::Text(text) => Ok(Some(text)),
-            other => Err(self.wrong("text", other)),
-        }
+        Ok(self.str(value)?.map(str::as_bytes))
     }
 
-    /// A `varchar` argument that is used as UTF-8 text (SQL, JSON, UUIDs).
+    /// A `varchar` argument, as text.
     pub fn str<'a>(self, value: ValueRef<'a>) -> Result<Option<&'a str>, String> {
-        match self.text(value)? {
-            None => Ok(None),
-            Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
-                format!(
-                    "{}: argument \"{}\" is not valid UTF-8",
-                    self.function, self.name
-                )
-            }),
+        match value {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(text) => utf8_text(text).map(Some).map_err(|e| e.to_string()),
+            other => Err(self.wrong("text", other)),
         }
     }
 
@@ -143,9 +138,26 @@ mod tests {
             ARG.text(ValueRef::Integer(1)),
             Err("get_stream_messages: argument \"position\" must be text, not an integer".into())
         );
-        assert_eq!(
-            ARG.str(ValueRef::Text(b"\xff")),
-            Err("get_stream_messages: argument \"position\" is not valid UTF-8".into())
-        );
+        for (text, error) in [
+            (
+                &b"\xff"[..],
+                "invalid byte sequence for encoding \"UTF8\": 0xff",
+            ),
+            (
+                b"O\xff",
+                "invalid byte sequence for encoding \"UTF8\": 0xff",
+            ),
+            (
+                b"b\0x-1",
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+            ),
+            (
+                b"a-\xe2\x82",
+                "invalid byte sequence for encoding \"UTF8\": 0xe2 0x82",
+            ),
+        ] {
+            assert_eq!(ARG.str(ValueRef::Text(text)), Err(error.into()));
+            assert_eq!(ARG.text(ValueRef::Text(text)), Err(error.into()));
+        }
     }
 }
