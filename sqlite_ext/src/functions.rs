@@ -222,9 +222,13 @@ fn write_message(session: &Arc<Session>, ctx: &Context<'_>) -> Result<i64, Failu
         Some(value) => arg(F, "expected_version").integer(value)?,
         None => None,
     };
-    // Postgres parses jsonb arguments when the call is bound, before the body runs.
-    let data = data.map(json::canonical_json).transpose()?;
-    let metadata = metadata.map(json::canonical_json).transpose()?;
+    // Postgres parses jsonb arguments when the call is bound, before the body
+    // runs. Their text can be far longer than the input: it is refused as
+    // soon as it would pass the longest value the connection stores.
+    let max_len = session.db.length_limit();
+    let canonical = |text: &str| json::canonical_json_within(text, max_len);
+    let data = data.map(canonical).transpose()?;
+    let metadata = metadata.map(canonical).transpose()?;
     let id = match id.map(uuid::canonical_uuid).transpose() {
         Ok(id) => id,
         Err(invalid) => {

@@ -3,6 +3,7 @@
 //! rusqlite's `Statement` borrows its `Connection`, so it cannot be kept
 //! between calls; the extension keeps these instead (see `session.rs`).
 
+use std::cell::Cell;
 use std::ffi::{c_int, CStr};
 use std::ptr::{self, NonNull};
 
@@ -69,7 +70,11 @@ impl Db {
         } else {
             (tail as usize).saturating_sub(sql.as_ptr() as usize)
         };
-        let stmt = NonNull::new(raw).map(|raw| Stmt { raw, db: self });
+        let stmt = NonNull::new(raw).map(|raw| Stmt {
+            raw,
+            db: self,
+            bind_failed: Cell::new(ffi::SQLITE_OK),
+        });
         if !sql.as_bytes()[used.min(sql.len())..]
             .iter()
             .all(u8::is_ascii_whitespace)
@@ -84,6 +89,15 @@ impl Db {
             code: ffi::SQLITE_MISUSE,
             message: "empty SQL statement".to_string(),
         })
+    }
+
+    /// The connection's `SQLITE_LIMIT_LENGTH`: the longest text or blob
+    /// (and row) it stores.
+    pub fn length_limit(self) -> usize {
+        // SAFETY: a negative new value only reads the limit; `self.0` is the
+        // open connection the extension was loaded into.
+        let limit = unsafe { ffi::sqlite3_limit(self.0, ffi::SQLITE_LIMIT_LENGTH, -1) };
+        usize::try_from(limit).unwrap_or(0)
     }
 
     /// Runs SQL text of one or more statements that return no rows.
@@ -112,6 +126,9 @@ impl Db {
 pub struct Stmt {
     raw: NonNull<ffi::sqlite3_stmt>,
     db: Db,
+    /// The first failed bind since the last run (a value too long for the
+    /// connection, say); the next `step` reports it instead of running.
+    bind_failed: Cell<c_int>,
 }
 
 // A statement belongs to one connection; see `Db`.
@@ -122,9 +139,17 @@ impl Stmt {
         self.raw.as_ptr()
     }
 
+    /// Keeps the first bind error for `step` to report: a statement run
+    /// with a parameter left unbound would store NULL in its place.
+    fn bound(&self, rc: c_int) {
+        if rc != ffi::SQLITE_OK && self.bind_failed.get() == ffi::SQLITE_OK {
+            self.bind_failed.set(rc);
+        }
+    }
+
     /// Parameters are numbered from 1, as in SQLite.
     pub fn bind_i64(&self, index: c_int, value: i64) {
-        unsafe { ffi::sqlite3_bind_int64(self.raw(), index, value) };
+        self.bound(unsafe { ffi::sqlite3_bind_int64(self.raw(), index, value) });
     }
 
     pub fn bind_opt_i64(&self, index: c_int, value: Option<i64>) {
@@ -134,16 +159,21 @@ impl Stmt {
         }
     }
 
+    /// The length goes to SQLite whole (64 bits): a text longer than the
+    /// connection's limit fails with SQLITE_TOOBIG, never wraps.
     pub fn bind_text(&self, index: c_int, value: &[u8]) {
-        unsafe {
-            ffi::sqlite3_bind_text(
+        // SAFETY: `value` is valid for its length during the call, and
+        // SQLITE_TRANSIENT makes SQLite copy it before returning.
+        self.bound(unsafe {
+            ffi::sqlite3_bind_text64(
                 self.raw(),
                 index,
                 value.as_ptr().cast(),
-                value.len() as c_int,
+                value.len() as u64,
                 ffi::SQLITE_TRANSIENT(),
+                ffi::SQLITE_UTF8 as std::ffi::c_uchar,
             )
-        };
+        });
     }
 
     pub fn bind_opt_text(&self, index: c_int, value: Option<&[u8]>) {
@@ -154,12 +184,23 @@ impl Stmt {
     }
 
     pub fn bind_null(&self, index: c_int) {
-        unsafe { ffi::sqlite3_bind_null(self.raw(), index) };
+        self.bound(unsafe { ffi::sqlite3_bind_null(self.raw(), index) });
     }
 
     /// Steps once: `Ok(true)` when a row is ready. An error resets the
-    /// statement, which rolls back what the statement did.
+    /// statement, which rolls back what the statement did. A failed bind
+    /// is reported here, and the statement does not run.
     pub fn step(&self) -> Result<bool, SqliteError> {
+        let failed = self.bind_failed.replace(ffi::SQLITE_OK);
+        if failed != ffi::SQLITE_OK {
+            self.reset();
+            // SAFETY: sqlite3_errstr returns a static English text for any code.
+            let message = unsafe { CStr::from_ptr(ffi::sqlite3_errstr(failed)) };
+            return Err(SqliteError {
+                code: failed,
+                message: message.to_string_lossy().into_owned(),
+            });
+        }
         match unsafe { ffi::sqlite3_step(self.raw()) } {
             ffi::SQLITE_ROW => Ok(true),
             ffi::SQLITE_DONE => Ok(false),
@@ -176,6 +217,7 @@ impl Stmt {
     /// Ends the current run and forgets the bound values, so a kept
     /// statement holds no read snapshot and no copies of arguments.
     pub fn reset(&self) {
+        self.bind_failed.set(ffi::SQLITE_OK);
         unsafe {
             ffi::sqlite3_reset(self.raw());
             ffi::sqlite3_clear_bindings(self.raw());
