@@ -174,10 +174,21 @@ fn acquire_lock(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<i6
         return Ok(None);
     };
     session.ensure_store()?;
-    session
-        .db
-        .execute_batch("UPDATE main.message_store_schema SET version = version WHERE 0")
-        .map_err(sqlite_failure)?;
+    let lock = || {
+        session
+            .db
+            .execute_batch("UPDATE main.message_store_schema SET version = version WHERE 0")
+    };
+    match lock() {
+        Ok(()) => {}
+        // Gone since this connection made them (a rolled-back first write):
+        // made again, as the writer does.
+        Err(error) if session.table_dropped(&error) => {
+            session.ensure_store()?;
+            lock().map_err(sqlite_failure)?;
+        }
+        Err(error) => return Err(sqlite_failure(error)),
+    }
     Ok(Some(message_store_core::hash_64(
         message_store_core::category(name),
     )))
