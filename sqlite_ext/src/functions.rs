@@ -21,6 +21,8 @@ const PURE: FunctionFlags = FunctionFlags::SQLITE_UTF8
 /// Functions that read or write the store or change the connection: never
 /// from a view or trigger in a schema the application does not control.
 const DIRECT: FunctionFlags = FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_DIRECTONLY);
+/// Harmless anywhere, but a new value on every call.
+const VOLATILE: FunctionFlags = FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_INNOCUOUS);
 
 fn arg(function: &'static str, name: &'static str) -> Arg {
     Arg { function, name }
@@ -80,6 +82,10 @@ pub fn register(db: &Connection, session: &Arc<Session>) -> rusqlite::Result<()>
     define_text_function(db, "hash_64", "value", message_store_core::hash_64)?;
     define(db, "message_store_version", 0..=0, PURE, |_| {
         Ok(MESSAGE_STORE_VERSION)
+    })?;
+    // Postgres 13+ has it built in: the same SQL then runs on both engines.
+    define(db, "gen_random_uuid", 0..=0, VOLATILE, |_| {
+        Ok(::uuid::Uuid::new_v4().to_string())
     })?;
     define(db, "is_consumer_group_member", 3..=3, PURE, |ctx| {
         const F: &str = "is_consumer_group_member";

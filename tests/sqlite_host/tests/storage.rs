@@ -34,6 +34,7 @@ fn registers_exactly_these_functions_and_tables() {
             "acquire_lock/1",
             "cardinal_id/1",
             "category/1",
+            "gen_random_uuid/0",
             "hash_64/1",
             "id/1",
             "is_category/1",
