@@ -209,6 +209,13 @@ unsafe extern "C" fn x_connect(
     if rc != ffi::SQLITE_OK {
         return rc;
     }
+    // Direct-only: no view or trigger of a database file's schema may read
+    // through a reader, whose SQL condition could call the direct-only
+    // writers. SAFETY: called within xConnect, on the connection it got.
+    let rc = unsafe { ffi::sqlite3_vtab_config(db, ffi::SQLITE_VTAB_DIRECTONLY) };
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
     session.holder_connected();
     let tab = Box::new(ReaderTab {
         base: unsafe { std::mem::zeroed() },
