@@ -11,6 +11,7 @@ mod args;
 mod functions;
 mod readers;
 mod session;
+mod shape;
 mod stmt;
 
 use std::ffi::{c_char, c_int};

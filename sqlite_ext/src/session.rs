@@ -9,6 +9,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::shape;
 use crate::stmt::{Db, SqliteError, Stmt};
 
 /// `category()` in SQL made of SQLite's built-in functions. It must stay
@@ -351,6 +352,60 @@ impl Session {
         dropped
     }
 
+    /// How a `messages` table with the store's column names, and the
+    /// store's indexes where they exist, differ from a message store's.
+    fn shape_difference(&self) -> Result<Option<String>, SqliteError> {
+        let expected = shape::Expected::from_schema(SCHEMA_SQL);
+        let text = |stmt: &Stmt, i| {
+            stmt.column_text(i)
+                .map(|t| String::from_utf8_lossy(t).into_owned())
+        };
+        let table = self.db.prepare(
+            "SELECT sql FROM main.sqlite_schema WHERE type = 'table' AND name = 'messages' COLLATE NOCASE",
+            false,
+        )?;
+        let sql = if table.step()? { text(&table, 0) } else { None };
+        if let Some(difference) = expected.table_difference(&sql.unwrap_or_default()) {
+            return Ok(Some(difference));
+        }
+        let names: Vec<String> = expected
+            .index_names()
+            .map(|name| format!("'{name}'"))
+            .collect();
+        let objects = self.db.prepare(
+            &format!(
+                "SELECT name, sql FROM main.sqlite_schema WHERE lower(name) IN ({})",
+                names.join(", ")
+            ),
+            false,
+        )?;
+        while objects.step()? {
+            let name = text(&objects, 0).unwrap_or_default();
+            if let Some(difference) = expected.index_difference(&name, text(&objects, 1).as_deref())
+            {
+                return Ok(Some(difference));
+            }
+        }
+        // Other indexes are the owner's business, but a unique one would
+        // refuse writes a message store takes.
+        let unique = self.db.prepare(
+            "SELECT name FROM pragma_index_list('messages', 'main') WHERE \"unique\" AND origin = 'c'",
+            false,
+        )?;
+        while unique.step()? {
+            let name = text(&unique, 0).unwrap_or_default();
+            if !expected
+                .index_names()
+                .any(|ours| ours.eq_ignore_ascii_case(&name))
+            {
+                return Ok(Some(format!(
+                    "it has the unique index \"{name}\", which a message store's table does not"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     fn inspect(&self) -> Result<Found, String> {
         let failed = |e: SqliteError| format!("reading the database schema failed: {}", e.message);
         let columns = self
@@ -374,6 +429,11 @@ impl Session {
                 "table \"messages\" exists and is not a message store table: its columns are ({}), a message store's are ({})",
                 names.join(", "),
                 TABLE_COLUMNS.join(", ")
+            ));
+        }
+        if let Some(difference) = self.shape_difference().map_err(failed)? {
+            return Err(format!(
+                "table \"messages\" exists and is not a message store table: {difference}"
             ));
         }
         let version = match self
