@@ -211,7 +211,9 @@ unsafe extern "C" fn x_connect(
     }
     // Direct-only: no view or trigger of a database file's schema may read
     // through a reader, whose SQL condition could call the direct-only
-    // writers. SAFETY: called within xConnect, on the connection it got.
+    // writers.
+    // SAFETY: sqlite3_vtab_config is called within xConnect, on the
+    // connection SQLite passed to it, as SQLite requires.
     let rc = unsafe { ffi::sqlite3_vtab_config(db, ffi::SQLITE_VTAB_DIRECTONLY) };
     if rc != ffi::SQLITE_OK {
         return rc;
