@@ -6,7 +6,8 @@
 //! connection string for a superuser), by default the local cluster on
 //! 127.0.0.1:5432 as `postgres` with password `postgres`, as `.ci/run` sets up.
 
-use postgres::{Client, NoTls};
+use message_store_slt::{Cell, Engine, EngineError};
+use postgres::{Client, NoTls, SimpleQueryMessage};
 use std::sync::{Arc, Mutex};
 
 pub fn admin_connection_string() -> String {
@@ -113,4 +114,72 @@ pub fn write_with_metadata(client: &mut Client, stream_name: &str, metadata: &st
         )
         .unwrap()
         .get(0)
+}
+
+/// A connection as the corpus engine: the simple protocol, so every value
+/// comes back as Postgres' text output.
+pub struct Postgres(pub Client);
+
+impl Engine for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    /// The simple protocol returns every value as Postgres' text output,
+    /// which is what the corpus compares.
+    fn run(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>, EngineError> {
+        let messages = self
+            .0
+            .simple_query(sql)
+            .map_err(|e| match e.as_db_error() {
+                Some(db) => EngineError {
+                    sqlstate: Some(db.code().code().to_string()),
+                    message: db.message().to_string(),
+                },
+                None => EngineError {
+                    sqlstate: None,
+                    message: e.to_string(),
+                },
+            })?;
+        Ok(messages
+            .iter()
+            .filter_map(|message| match message {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| match row.get(i) {
+                            Some(text) => Cell::Text(text.to_string()),
+                            None => Cell::Null,
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// A login role (password `client`) with the client privileges.
+pub fn client_role(admin: &mut Client, role: &str) {
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role};
+             CREATE ROLE {role} LOGIN PASSWORD 'client' NOINHERIT;
+             SELECT message_store.grant_client_privileges('{role}');"
+        ))
+        .unwrap();
+}
+
+/// A connection to `db` as `role`, over the admin string's host and port.
+pub fn connect_as(db: &str, role: &str, options: &str) -> Client {
+    let base = admin_connection_string();
+    // Keep host and port of the admin string; replace user, password, dbname.
+    let kept: Vec<&str> = base
+        .split_whitespace()
+        .filter(|kv| kv.starts_with("host=") || kv.starts_with("port="))
+        .collect();
+    let params = format!(
+        "{} user={role} password=client dbname={db} {options}",
+        kept.join(" ")
+    );
+    Client::connect(&params, postgres::NoTls).unwrap()
 }

@@ -7,30 +7,6 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-fn client_role(admin: &mut Client, role: &str) {
-    admin
-        .batch_execute(&format!(
-            "DROP ROLE IF EXISTS {role};
-             CREATE ROLE {role} LOGIN PASSWORD 'client' NOINHERIT;
-             SELECT message_store.grant_client_privileges('{role}');"
-        ))
-        .unwrap();
-}
-
-fn connect_as(db: &str, role: &str, options: &str) -> Client {
-    let base = admin_connection_string();
-    // Keep host and port of the admin string; replace user, password, dbname.
-    let kept: Vec<&str> = base
-        .split_whitespace()
-        .filter(|kv| kv.starts_with("host=") || kv.starts_with("port="))
-        .collect();
-    let params = format!(
-        "{} user={role} password=client dbname={db} {options}",
-        kept.join(" ")
-    );
-    Client::connect(&params, postgres::NoTls).unwrap()
-}
-
 #[test]
 fn client_role_with_empty_search_path() {
     let (db, mut admin) = fresh_database("client_role");

@@ -26,6 +26,8 @@
 //! before a record limits it to, or spares it from, one engine; the reason
 //! is required.
 
+pub mod escapes;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use message_store_slt::{Cell, Engine, EngineError};
+use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 pub fn library_path() -> PathBuf {
@@ -60,7 +62,6 @@ pub fn error_message(error: rusqlite::Error) -> String {
 
 /// Runs a query and renders every row's cells as text (NULL as `NULL`).
 pub fn rows(conn: &Connection, sql: &str) -> Result<Vec<Vec<String>>, String> {
-    use rusqlite::types::ValueRef;
     let mut stmt = conn.prepare(sql).map_err(error_message)?;
     let columns = stmt.column_count();
     let mut out = Vec::new();
@@ -79,4 +80,38 @@ pub fn rows(conn: &Connection, sql: &str) -> Result<Vec<Vec<String>>, String> {
         );
     }
     Ok(out)
+}
+
+/// A connection as the corpus engine.
+pub struct Sqlite(pub Connection);
+
+impl Engine for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn run(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>, EngineError> {
+        let error = |e: rusqlite::Error| EngineError {
+            sqlstate: None,
+            message: error_message(e),
+        };
+        let mut stmt = self.0.prepare(sql).map_err(error)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).map_err(error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(error)? {
+            out.push(
+                (0..columns)
+                    .map(|i| match row.get_ref(i).expect("column") {
+                        ValueRef::Null => Cell::Null,
+                        ValueRef::Integer(n) => Cell::Integer(n),
+                        ValueRef::Real(r) => Cell::Real(r),
+                        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Blob(b) => Cell::Text(format!("<blob {} bytes>", b.len())),
+                    })
+                    .collect(),
+            );
+        }
+        Ok(out)
+    }
 }
