@@ -112,3 +112,38 @@ fn node_better_sqlite3() {
         .arg(library_path()));
     assert_session_with_conflict(&stdout, &stderr);
 }
+
+/// The README's Python example is this file, and it prints what its
+/// comments say.
+#[test]
+fn python_example_in_the_readme() {
+    let example = hosts_dir().join("python_example.py");
+    let code = std::fs::read_to_string(&example).unwrap();
+    let readme = include_str!("../../../README.md");
+    assert!(
+        readme.contains(&format!("```python\n{code}```\n")),
+        "README.md must quote {} whole",
+        example.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = run(Command::new("/usr/bin/python3")
+        .arg(&example)
+        .arg(library_stem())
+        .arg(dir.path().join("store.db")));
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "0",
+            "1",
+            "Wrong expected version: -1 (Stream: account-1, Stream Version: 1)",
+            "2",
+            "0",
+            "database is locked after 0 s",
+            r#"0 Opened {"owner": "ada"}"#,
+            "1 Noted {}",
+            r#"2 Deposited {"amount": 10}"#,
+            r#"3 Deposited {"amount": 5}"#,
+        ],
+        "stderr: {stderr}"
+    );
+}
