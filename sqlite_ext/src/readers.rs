@@ -462,6 +462,16 @@ struct ReaderCursor {
     arguments: Arguments,
 }
 
+/// Refuses a condition that is not one expression, as the Postgres
+/// readers do: after the argument checks, before the limit is read and
+/// before anything runs, whether or not the store exists.
+fn checked_condition(condition: Option<&str>) -> Result<(), Failure> {
+    if let Some(condition) = condition {
+        condition::checked(condition, Dialect::Sqlite)?;
+    }
+    Ok(())
+}
+
 /// The bound values of a read; parameter numbers are fixed across readers
 /// (see `session.rs`).
 struct Binding<'a> {
@@ -509,6 +519,7 @@ impl ReaderCursor {
                 let (name, position, batch_size, condition) =
                     (text(0)?, integer(1)?, integer(2)?, str(3)?);
                 let read = StreamRead::new(name, position, batch_size, condition, enabled)?;
+                checked_condition(read.condition)?;
                 let limit = read.limit()?;
                 Binding {
                     kind: Kind::StreamRead,
@@ -542,6 +553,7 @@ impl ReaderCursor {
                     condition,
                     enabled,
                 )?;
+                checked_condition(read.condition)?;
                 let limit = read.check_execution()?;
                 if read.category.is_none() {
                     // No stream has a NULL category.
@@ -577,10 +589,6 @@ impl ReaderCursor {
                 }
             }
         };
-        // Refused before anything runs, whether or not the store exists.
-        if let Some(condition) = binding.condition {
-            condition::checked(condition, Dialect::Sqlite)?;
-        }
         if !session.store_exists()? {
             return Ok(());
         }
