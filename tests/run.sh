@@ -2,7 +2,8 @@
 # The whole test suite of both engines, from a fresh machine: installs what
 # is missing, builds and installs the Postgres extension, builds the SQLite
 # extension, then runs
-# - core's unit and property tests and the corpus format's own tests;
+# - core's unit and property tests and the corpus format's own tests, and a
+#   one-minute fuzzing run of the SQL condition rule against SQLite's parser;
 # - the SQLite extension loaded into rusqlite, the sqlite3 CLI, Python and
 #   Node: the conformance corpus, storage rules, bad input, several processes
 #   on one WAL file, and the cross-engine property tests (these also need
@@ -15,6 +16,8 @@ bash tests/setup.sh
 bash tests/install.sh
 
 cargo test --release -p message_store_core -p message_store_slt
+# A short fuzzing run of the SQL condition rule (tests/fuzz.sh says how to run longer).
+bash tests/fuzz.sh
 # The extension and the crate that loads it are built in separate cargo
 # invocations: their rusqlite features cannot be combined.
 cargo build --release -p message_store_sqlite
