@@ -183,3 +183,16 @@ pub fn connect_as(db: &str, role: &str, options: &str) -> Client {
     );
     Client::connect(&params, postgres::NoTls).unwrap()
 }
+
+/// Every message as the row's text, in global order.
+pub fn messages_as_text(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT m::text FROM message_store.messages m ORDER BY global_position",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}

@@ -2,21 +2,7 @@
 //! the position overflow both engines shared, and what Postgres does where
 //! the README says SQLite answers differently.
 
-use message_store_pg_tests::{assert_error, fresh_database, write};
-use postgres::Client;
-
-/// Every message, as text, in global order.
-fn messages(client: &mut Client) -> Vec<String> {
-    client
-        .query(
-            "SELECT m::text FROM message_store.messages m ORDER BY global_position",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
+use message_store_pg_tests::{assert_error, fresh_database, messages_as_text, write};
 
 #[test]
 fn a_stream_at_the_largest_position_takes_no_more_messages() {
@@ -28,7 +14,7 @@ fn a_stream_at_the_largest_position_takes_no_more_messages() {
              VALUES (gen_random_uuid(), 'account-2', 'X', 9223372036854775807, '{}')",
         )
         .unwrap();
-    let before = messages(&mut client);
+    let before = messages_as_text(&mut client);
     let last_global: i64 = client
         .query_one(
             "SELECT last_value FROM message_store.messages_global_position_seq",
@@ -54,7 +40,7 @@ fn a_stream_at_the_largest_position_takes_no_more_messages() {
         "P0001",
         "Wrong expected version: 0 (Stream: account-2, Stream Version: 9223372036854775807)",
     );
-    assert_eq!(messages(&mut client), before);
+    assert_eq!(messages_as_text(&mut client), before);
     // Refused before a global position is drawn.
     let global: i64 = client
         .query_one(
@@ -78,7 +64,7 @@ fn a_statement_of_several_writes_keeps_none_after_a_failure() {
         "P0001",
         "Wrong expected version: 5 (Stream: account-1, Stream Version: 1)",
     );
-    assert_eq!(messages(&mut client), Vec::<String>::new());
+    assert_eq!(messages_as_text(&mut client), Vec::<String>::new());
 }
 
 #[test]
@@ -98,21 +84,6 @@ fn a_reader_in_a_writing_statement_reads_its_snapshot() {
     assert_eq!(positions, [1]);
 }
 
-/// The README's SQL example for SQLite, which it says runs on Postgres too.
-fn readme_sqlite_example() -> Vec<String> {
-    let readme = include_str!("../../../README.md");
-    let section =
-        &readme[readme.find("## SQLite").unwrap()..readme.find("## Postgres quick start").unwrap()];
-    let block = section.split("```sql\n").nth(1).unwrap();
-    let block = &block[..block.find("```").unwrap()];
-    block
-        .lines()
-        .map(|line| line.split("--").next().unwrap().trim())
-        .filter(|line| !line.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn the_readme_sqlite_example_runs_twice_on_postgres() {
     let (_db, mut client) = fresh_database("bad_readme_example");
@@ -120,7 +91,7 @@ fn the_readme_sqlite_example_runs_twice_on_postgres() {
         .batch_execute("SET search_path = message_store, public")
         .unwrap();
     for run in 0..2i64 {
-        let statements = readme_sqlite_example();
+        let statements = message_store_slt::readme::sqlite_example();
         let position: i64 = client.query_one(&statements[0], &[]).unwrap().get(0);
         assert_eq!(position, run);
         for statement in &statements[1..] {

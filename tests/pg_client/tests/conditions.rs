@@ -9,19 +9,6 @@ use postgres::Client;
 
 const ESCAPE_TEXT: &str = "SQL condition must be one boolean expression: \")\" would close a parenthesis the condition did not open";
 
-/// Every message as text, in global order.
-fn store(client: &mut Client) -> Vec<String> {
-    client
-        .query(
-            "SELECT m::text FROM message_store.messages m ORDER BY global_position",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
-
 fn server_identity(client: &mut Client) -> (i32, String) {
     let row = client
         .query_one(
@@ -37,45 +24,42 @@ fn stacked_statements_are_refused_and_the_server_stays_up() {
     let (_, mut client) = fresh_database("cond_stacked");
     write(&mut client, "a-1", "T");
     write(&mut client, "b-1", "T");
-    let before = store(&mut client);
+    let before = messages_as_text(&mut client);
     let server = server_identity(&mut client);
     client
         .batch_execute("SET message_store.sql_condition = on")
         .unwrap();
-    // The text that crashed the backend (a bigint row read as a varchar).
-    assert_error(
-        client.query(
-            "SELECT * FROM message_store.get_stream_messages('a-1', 0, 10, \
-             'true); DELETE FROM message_store.messages; SELECT 1 AS position WHERE (true')",
-            &[],
+    let attempts = [
+        // The text that crashed the backend (a bigint row read as a varchar).
+        (
+            "true); DELETE FROM message_store.messages; SELECT 1 AS position WHERE (true",
+            ESCAPE_TEXT,
         ),
-        "42601",
-        ESCAPE_TEXT,
-    );
-    // The one that deleted every message and returned normally.
-    assert_error(
-        client.query(
-            "SELECT * FROM message_store.get_stream_messages('a-1', 0, 10, \
-             'true); DELETE FROM message_store.messages; SELECT id::varchar, stream_name::varchar, \
+        // The one that deleted every message and returned normally.
+        (
+            "true); DELETE FROM message_store.messages; SELECT id::varchar, stream_name::varchar, \
              type::varchar, position, global_position, data::varchar, metadata::varchar, time \
-             FROM message_store.messages WHERE (true')",
-            &[],
+             FROM message_store.messages WHERE (true",
+            ESCAPE_TEXT,
         ),
-        "42601",
-        ESCAPE_TEXT,
-    );
-    // Inside a condition's own parentheses a statement is no expression.
-    assert_error(
-        client.query(
-            "SELECT * FROM message_store.get_stream_messages('a-1', 0, 10, \
-             '(DELETE FROM message_store.messages RETURNING true)')",
-            &[],
+        // Inside a condition's own parentheses a statement is no expression.
+        (
+            "(DELETE FROM message_store.messages RETURNING true)",
+            "syntax error at or near \"FROM\"",
         ),
-        "42601",
-        "syntax error at or near \"FROM\"",
-    );
+    ];
+    for (condition, text) in attempts {
+        assert_error(
+            client.query(
+                "SELECT * FROM message_store.get_stream_messages('a-1', 0, 10, $1)",
+                &[&condition],
+            ),
+            "42601",
+            text,
+        );
+    }
     assert_eq!(server_identity(&mut client), server);
-    assert_eq!(store(&mut client), before);
+    assert_eq!(messages_as_text(&mut client), before);
 }
 
 #[test]
@@ -83,7 +67,7 @@ fn a_client_role_is_refused_alike() {
     let (db, mut admin) = fresh_database("cond_client_role");
     write(&mut admin, "a-1", "T");
     write(&mut admin, "b-1", "T");
-    let before = store(&mut admin);
+    let before = messages_as_text(&mut admin);
     client_role(&mut admin, "ms_cond_client");
     let mut client = connect_as(&db, "ms_cond_client", "");
     client
@@ -106,7 +90,7 @@ fn a_client_role_is_refused_alike() {
         )
         .unwrap();
     assert!(rows.is_empty());
-    assert_eq!(store(&mut admin), before);
+    assert_eq!(messages_as_text(&mut admin), before);
 }
 
 #[test]

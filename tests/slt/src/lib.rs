@@ -27,6 +27,7 @@
 //! is required.
 
 pub mod escapes;
+pub mod readme;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

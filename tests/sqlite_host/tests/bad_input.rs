@@ -563,26 +563,11 @@ fn gen_random_uuid_gives_a_new_lowercase_v4_uuid_each_call() {
     }
 }
 
-/// The statements of the README's SQL example for SQLite.
-fn readme_sqlite_example() -> Vec<String> {
-    let readme = include_str!("../../../README.md");
-    let section =
-        &readme[readme.find("## SQLite").unwrap()..readme.find("## Postgres quick start").unwrap()];
-    let block = section.split("```sql\n").nth(1).unwrap();
-    let block = &block[..block.find("```").unwrap()];
-    block
-        .lines()
-        .map(|line| line.split("--").next().unwrap().trim())
-        .filter(|line| !line.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn the_readme_example_runs_twice() {
     let conn = open_in_memory();
     for run in 0..2 {
-        let statements = readme_sqlite_example();
+        let statements = message_store_slt::readme::sqlite_example();
         assert!(
             statements[0].starts_with("SELECT write_message("),
             "{statements:?}"
