@@ -13,4 +13,6 @@ fi
 mkdir -p fuzz/corpus/condition
 cargo fuzz run --sanitizer none --release condition \
   fuzz/corpus/condition fuzz/seeds/condition -- \
-  -dict=fuzz/condition.dict -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1
+  -dict=fuzz/condition.dict -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1 2>&1 |
+  # libFuzzer reports every new and reduced input; keep the rest.
+  grep -vE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)'
