@@ -6,6 +6,7 @@ pub mod error;
 pub mod hash;
 pub mod json;
 pub mod read;
+pub mod release;
 pub mod stream_name;
 pub mod text;
 pub mod time;

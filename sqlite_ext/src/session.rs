@@ -214,7 +214,7 @@ pub const HOLDER_TABLE: &str = "message_store_settings";
 pub const SQL_CONDITION_SETTING: &str = "message_store.sql_condition";
 
 const SCHEMA_SQL: &str = include_str!("../../sql/sqlite_schema.sql");
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = message_store_core::release::sqlite_schema_version();
 const TABLE_COLUMNS: [&str; 8] = [
     "global_position",
     "position",

@@ -24,6 +24,16 @@ pub fn connect(extra: &str) -> Client {
 /// A fresh database holding only the extension; returns its name and a
 /// superuser connection to it.
 pub fn fresh_database(name: &str) -> (String, Client) {
+    database_with("", name)
+}
+
+/// A fresh database holding only the extension at an older `version`,
+/// installed from that release's frozen script.
+pub fn fresh_database_at(version: &str, name: &str) -> (String, Client) {
+    database_with(&format!(" VERSION '{version}'"), name)
+}
+
+fn database_with(version_clause: &str, name: &str) -> (String, Client) {
     let db = format!("ms_test_{name}");
     let mut admin = connect("");
     admin
@@ -36,9 +46,48 @@ pub fn fresh_database(name: &str) -> (String, Client) {
         .unwrap();
     let mut client = connect(&format!("dbname={db}"));
     client
-        .batch_execute("CREATE EXTENSION message_store")
+        .batch_execute(&format!("CREATE EXTENSION message_store{version_clause}"))
         .unwrap();
     (db, client)
+}
+
+/// This build's version (the workspace's).
+pub const CURRENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A file of the workspace, by its path from the workspace's root.
+pub fn workspace_file(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// The releases CHANGELOG.md lists, newest first: each version, with its
+/// date, or `None` while it is unreleased. Entries are `## [x.y.z] - date`
+/// or `## [x.y.z] - Unreleased`.
+pub fn changelog_versions() -> Vec<(String, Option<String>)> {
+    workspace_file("CHANGELOG.md")
+        .lines()
+        .filter_map(|line| line.strip_prefix("## ["))
+        .map(|rest| {
+            let (version, when) = rest.split_once("] - ").unwrap_or_else(|| {
+                panic!("CHANGELOG heading \"## [{rest}\" is not \"## [x.y.z] - date\"")
+            });
+            let date = (when != "Unreleased").then(|| when.to_string());
+            (version.to_string(), date)
+        })
+        .collect()
+}
+
+/// The released versions (dated in CHANGELOG.md), oldest first.
+pub fn released_versions() -> Vec<String> {
+    let mut released: Vec<String> = changelog_versions()
+        .into_iter()
+        .filter(|(_, date)| date.is_some())
+        .map(|(version, _)| version)
+        .collect();
+    released.reverse();
+    released
 }
 
 /// The messages of the notices a connection has received and not yet taken.
