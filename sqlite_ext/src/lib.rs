@@ -9,6 +9,7 @@
 
 mod args;
 mod functions;
+mod migrate;
 mod readers;
 mod session;
 mod shape;

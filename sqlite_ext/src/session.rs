@@ -9,6 +9,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::migrate;
 use crate::shape;
 use crate::stmt::{Db, SqliteError, Stmt};
 
@@ -231,8 +232,10 @@ const TABLE_COLUMNS: [&str; 8] = [
 pub enum Found {
     /// No `messages` table: reads find nothing, the first write creates it.
     Absent,
-    /// The message store's tables, possibly not finished by an interrupted creation.
-    Store { complete: bool },
+    /// The message store's tables at the schema version recorded in them
+    /// (this library's or older); `None` when an interrupted creation did
+    /// not get as far as recording it.
+    Store { version: Option<i64> },
 }
 
 impl Session {
@@ -319,8 +322,10 @@ impl Session {
         }
         match self.inspect()? {
             Found::Absent => Ok(false),
-            Found::Store { complete } => {
-                if complete {
+            Found::Store { version } => {
+                // An older store is read as it is, and checked again until
+                // a write migrates it.
+                if version == Some(SCHEMA_VERSION) {
                     *lock(&self.schema) = Schema::Ready;
                 }
                 Ok(true)
@@ -328,18 +333,83 @@ impl Session {
         }
     }
 
-    /// Creates the message store's tables unless they are there.
+    /// Creates the message store's tables unless they are there, and
+    /// migrates a store at an older schema version to this library's.
     pub fn ensure_store(&self) -> Result<(), String> {
         if self.schema_ready() {
             return Ok(());
         }
-        if self.inspect()? != (Found::Store { complete: true }) {
-            self.db.execute_batch(SCHEMA_SQL).map_err(|e| {
-                format!("creating the message store's tables failed: {}", e.message)
-            })?;
+        match self.inspect()? {
+            Found::Absent | Found::Store { version: None } => {
+                self.db.execute_batch(SCHEMA_SQL).map_err(|e| {
+                    format!("creating the message store's tables failed: {}", e.message)
+                })?;
+            }
+            Found::Store { version: Some(v) } if v < SCHEMA_VERSION => self.migrate(v)?,
+            Found::Store { version: Some(_) } => {}
         }
         *lock(&self.schema) = Schema::Ready;
         Ok(())
+    }
+
+    /// Applies the migrations from schema version `from` to this library's
+    /// in one transaction (a savepoint, which nests in a transaction of the
+    /// caller's), and records the new version.
+    fn migrate(&self, from: i64) -> Result<(), String> {
+        // Refused before anything is written when no way exists.
+        migrate::path(migrate::MIGRATIONS, from, SCHEMA_VERSION)?;
+        let failed = |e: SqliteError| {
+            format!(
+                "migrating the message store from schema version {from} to {SCHEMA_VERSION} failed: {}",
+                e.message
+            )
+        };
+        self.db
+            .execute_batch("SAVEPOINT message_store_migration")
+            .map_err(failed)?;
+        let applied = (|| {
+            // The write lock first, then the version again: another
+            // connection may have migrated the file since it was read.
+            self.db
+                .execute_batch("UPDATE main.message_store_schema SET version = version WHERE 0")
+                .map_err(failed)?;
+            let Some(version) = self.recorded_version().map_err(failed)? else {
+                return Err(failed(SqliteError {
+                    code: rusqlite::ffi::SQLITE_ERROR,
+                    message: "message_store_schema holds no version".to_string(),
+                }));
+            };
+            for step in migrate::path(migrate::MIGRATIONS, version, SCHEMA_VERSION)? {
+                self.db.execute_batch(step.sql).map_err(failed)?;
+            }
+            self.db
+                .execute_batch(&format!(
+                    "UPDATE main.message_store_schema SET version = {SCHEMA_VERSION}"
+                ))
+                .map_err(failed)?;
+            self.db
+                .execute_batch("RELEASE message_store_migration")
+                .map_err(failed)
+        })();
+        if applied.is_err() {
+            // Nothing of a failed migration stays; the savepoint goes too.
+            let _ = self.db.execute_batch(
+                "ROLLBACK TO message_store_migration; RELEASE message_store_migration",
+            );
+        }
+        applied
+    }
+
+    /// The schema version recorded in the file; `None` without the table or a row.
+    fn recorded_version(&self) -> Result<Option<i64>, SqliteError> {
+        let stmt = self
+            .db
+            .prepare("SELECT max(version) FROM main.message_store_schema", false)?;
+        Ok(if stmt.step()? {
+            stmt.column_opt_i64(0)
+        } else {
+            None
+        })
     }
 
     /// Whether a statement failed because the tables are gone since this
@@ -424,6 +494,19 @@ impl Session {
         if names.is_empty() {
             return Ok(Found::Absent);
         }
+        // The version before the table: a newer schema may have changed
+        // the table, and is refused for its version.
+        let version = match self.recorded_version() {
+            Ok(version) => version,
+            // No version table: an interrupted creation, finished by the next write.
+            Err(e) if e.message.starts_with("no such table") => None,
+            Err(e) => return Err(failed(e)),
+        };
+        if let Some(v) = version.filter(|v| *v > SCHEMA_VERSION) {
+            return Err(format!(
+                "the message store in this database has schema version {v}, newer than this extension's {SCHEMA_VERSION}: load a newer release of the extension"
+            ));
+        }
         if names != TABLE_COLUMNS {
             return Err(format!(
                 "table \"messages\" exists and is not a message store table: its columns are ({}), a message store's are ({})",
@@ -436,26 +519,6 @@ impl Session {
                 "table \"messages\" exists and is not a message store table: {difference}"
             ));
         }
-        let version = match self
-            .db
-            .prepare("SELECT max(version) FROM main.message_store_schema", false)
-        {
-            Ok(stmt) => {
-                if stmt.step().map_err(failed)? {
-                    stmt.column_opt_i64(0)
-                } else {
-                    None
-                }
-            }
-            // No version table: an interrupted creation, finished by the next write.
-            Err(_) => None,
-        };
-        match version {
-            Some(v) if v > SCHEMA_VERSION => Err(format!(
-                "the message store in this database has schema version {v}, newer than this extension's {SCHEMA_VERSION}: load a newer release of the extension"
-            )),
-            Some(_) => Ok(Found::Store { complete: true }),
-            None => Ok(Found::Store { complete: false }),
-        }
+        Ok(Found::Store { version })
     }
 }
