@@ -2,6 +2,7 @@
 # The whole test suite of both engines, from a fresh machine: installs what
 # is missing, builds and installs the Postgres extension, builds the SQLite
 # extension, then runs
+# - the gates: rustfmt and clippy (warnings as errors) on every crate;
 # - core's unit and property tests and the corpus format's own tests, and a
 #   one-minute fuzzing run of the SQL condition rule against SQLite's parser;
 # - the SQLite extension loaded into rusqlite, the sqlite3 CLI, Python and
@@ -13,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/setup.sh
+bash tests/lint.sh
 bash tests/install.sh
 
 cargo test --release -p message_store_core -p message_store_slt
