@@ -67,13 +67,13 @@ pub enum Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Fault::TopLevel(word) = self {
-            return write!(
-                f,
-                "\"{word}\" outside parentheses makes it more than one expression"
-            );
-        }
-        f.write_str(match self {
+        let text = match self {
+            Fault::TopLevel(word) => {
+                return write!(
+                    f,
+                    "\"{word}\" outside parentheses makes it more than one expression"
+                )
+            }
             Fault::Empty => "it is empty",
             Fault::Nul => "it contains a NUL character",
             Fault::Semicolon => "\";\" outside a quoted string would end the statement",
@@ -86,8 +86,9 @@ impl fmt::Display for Fault {
             Fault::ParameterSuffix => {
                 "a parameter's \"(…)\" suffix may hold only letters, digits, \"_\" and \"$\""
             }
-            Fault::NotOneExpression | Fault::TopLevel(_) => "it is not a single expression",
-        })
+            Fault::NotOneExpression => "it is not a single expression",
+        };
+        f.write_str(text)
     }
 }
 
