@@ -25,6 +25,8 @@ bash tests/fuzz.sh
 cargo build --release -p message_store_sqlite
 cargo test --release -p message_store_sqlite
 cargo test --release -p message_store_sqlite_tests
+# The extension in the sqlite3 CLI and Python under valgrind memcheck.
+bash tests/memcheck.sh
 # The benchmarks are not run here (benches/report.sh does), but must build.
 cargo bench -p message_store_benches --no-run
 cargo test --release -p message_store_pg_tests
