@@ -149,6 +149,8 @@ impl Stmt {
 
     /// Parameters are numbered from 1, as in SQLite.
     pub fn bind_i64(&self, index: c_int, value: i64) {
+        // SAFETY: the statement is valid until `drop` finalizes it; a bad
+        // index is reported in the return code, which `bound` keeps.
         self.bound(unsafe { ffi::sqlite3_bind_int64(self.raw(), index, value) });
     }
 
@@ -184,6 +186,7 @@ impl Stmt {
     }
 
     pub fn bind_null(&self, index: c_int) {
+        // SAFETY: as in `bind_i64`.
         self.bound(unsafe { ffi::sqlite3_bind_null(self.raw(), index) });
     }
 
