@@ -7,6 +7,7 @@ pub mod hash;
 pub mod json;
 pub mod read;
 pub mod release;
+pub mod statement;
 pub mod stream_name;
 pub mod text;
 pub mod time;

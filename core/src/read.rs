@@ -5,6 +5,7 @@
 //! [`StreamRead::limit`] / [`CategoryRead::check_execution`] make the checks
 //! Postgres itself makes when that query runs.
 
+use crate::condition::{self, Dialect};
 use crate::error::Error;
 use crate::stream_name::{is_category, ID_SEPARATOR};
 
@@ -34,9 +35,23 @@ fn limit_of(batch_size: i64) -> Result<Option<i64>, Error> {
     }
 }
 
-fn check_condition(condition: Option<&str>, enabled: impl FnOnce() -> bool) -> Result<(), Error> {
-    if condition.is_some() && !enabled() {
-        return Err(Error::SqlConditionNotActivated);
+/// What a reader asks of its engine about a caller's SQL condition, only
+/// when one is given: whether `message_store.sql_condition` lets readers
+/// take one, and the lexical rules the engine will parse it with.
+pub trait ConditionGate {
+    fn enabled(&self) -> bool;
+    fn dialect(&self) -> Dialect;
+}
+
+/// A condition is refused while the setting is off, then refused unless it
+/// is one expression (the condition rule): in this order on both engines,
+/// after the other arguments' checks and before anything runs.
+fn check_condition(condition: Option<&str>, gate: &impl ConditionGate) -> Result<(), Error> {
+    if let Some(condition) = condition {
+        if !gate.enabled() {
+            return Err(Error::SqlConditionNotActivated);
+        }
+        condition::checked(condition, gate.dialect())?;
     }
     Ok(())
 }
@@ -51,13 +66,13 @@ pub struct StreamRead<'a> {
 }
 
 impl<'a> StreamRead<'a> {
-    /// `condition_enabled` is asked only when a condition is given.
+    /// `gate` is asked only when a condition is given.
     pub fn new(
         stream_name: Option<&'a [u8]>,
         position: Option<i64>,
         batch_size: Option<i64>,
         condition: Option<&'a str>,
-        condition_enabled: impl FnOnce() -> bool,
+        gate: &impl ConditionGate,
     ) -> Result<Self, Error> {
         let stream_name = match stream_name {
             Some(name) if !is_category(Some(name)) => name,
@@ -67,7 +82,7 @@ impl<'a> StreamRead<'a> {
                 })
             }
         };
-        check_condition(condition, condition_enabled)?;
+        check_condition(condition, gate)?;
         Ok(StreamRead {
             stream_name,
             position: position.unwrap_or(DEFAULT_STREAM_POSITION),
@@ -131,7 +146,7 @@ impl<'a> CategoryRead<'a> {
         consumer_group_member: Option<i64>,
         consumer_group_size: Option<i64>,
         condition: Option<&'a str>,
-        condition_enabled: impl FnOnce() -> bool,
+        gate: &impl ConditionGate,
     ) -> Result<Self, Error> {
         if !is_category(category) {
             return Err(Error::MustBeCategory {
@@ -146,7 +161,7 @@ impl<'a> CategoryRead<'a> {
             }
         }
         let consumer_group = ConsumerGroup::new(consumer_group_member, consumer_group_size)?;
-        check_condition(condition, condition_enabled)?;
+        check_condition(condition, gate)?;
         Ok(CategoryRead {
             category,
             position: position.unwrap_or(DEFAULT_CATEGORY_POSITION),
@@ -176,12 +191,27 @@ mod tests {
     fn name(text: &str) -> Option<&[u8]> {
         Some(text.as_bytes())
     }
-    fn on() -> bool {
-        true
+    struct Gate(bool);
+    impl ConditionGate for Gate {
+        fn enabled(&self) -> bool {
+            self.0
+        }
+        fn dialect(&self) -> Dialect {
+            Dialect::Sqlite
+        }
     }
-    fn off() -> bool {
-        false
+    /// Asked nothing: a read without a condition never consults its gate.
+    struct Unasked;
+    impl ConditionGate for Unasked {
+        fn enabled(&self) -> bool {
+            panic!("the gate was asked without a condition")
+        }
+        fn dialect(&self) -> Dialect {
+            panic!("the gate was asked without a condition")
+        }
     }
+    const ON: &Gate = &Gate(true);
+    const OFF: &Gate = &Gate(false);
 
     #[test]
     fn setting_gate() {
@@ -194,29 +224,29 @@ mod tests {
 
     #[test]
     fn stream_read_defaults_and_errors() {
-        let read = StreamRead::new(name("s-1"), None, None, None, off).unwrap();
+        let read = StreamRead::new(name("s-1"), None, None, None, &Unasked).unwrap();
         assert_eq!((read.position, read.batch_size), (0, 1000));
         assert_eq!(read.limit(), Ok(Some(1000)));
         assert_eq!(
-            StreamRead::new(name("s"), None, None, None, off),
+            StreamRead::new(name("s"), None, None, None, OFF),
             Err(Error::MustBeStreamName {
                 stream_name: Some("s".into())
             })
         );
         assert_eq!(
-            StreamRead::new(None, None, None, None, off),
+            StreamRead::new(None, None, None, None, OFF),
             Err(Error::MustBeStreamName { stream_name: None })
         );
         assert_eq!(
-            StreamRead::new(name("s-1"), None, None, Some("true"), off),
+            StreamRead::new(name("s-1"), None, None, Some("true"), OFF),
             Err(Error::SqlConditionNotActivated)
         );
-        assert!(StreamRead::new(name("s-1"), None, None, Some("true"), on).is_ok());
-        let read = StreamRead::new(name("s-1"), Some(3), Some(-1), None, off).unwrap();
+        assert!(StreamRead::new(name("s-1"), None, None, Some("true"), ON).is_ok());
+        let read = StreamRead::new(name("s-1"), Some(3), Some(-1), None, OFF).unwrap();
         assert_eq!(read.limit(), Ok(None));
-        let read = StreamRead::new(name("s-1"), None, Some(-2), None, off).unwrap();
+        let read = StreamRead::new(name("s-1"), None, Some(-2), None, OFF).unwrap();
         assert_eq!(read.limit(), Err(Error::LimitMustNotBeNegative));
-        let read = StreamRead::new(name("s-1"), None, Some(0), None, off).unwrap();
+        let read = StreamRead::new(name("s-1"), None, Some(0), None, OFF).unwrap();
         assert_eq!(read.limit(), Ok(Some(0)));
     }
 
@@ -232,48 +262,48 @@ mod tests {
                 Some(1),
                 None,
                 None,
-                off
+                OFF
             ),
             Err(Error::MustBeCategory {
                 category: Some("a-1".into())
             })
         );
         assert_eq!(
-            CategoryRead::new(name("a"), None, None, name("x-1"), Some(1), None, None, off),
+            CategoryRead::new(name("a"), None, None, name("x-1"), Some(1), None, None, OFF),
             Err(Error::CorrelationMustBeCategory {
                 correlation: "x-1".into()
             })
         );
         assert_eq!(
-            CategoryRead::new(name("a"), None, None, None, Some(1), None, Some("x"), off),
+            CategoryRead::new(name("a"), None, None, None, Some(1), None, Some("x"), OFF),
             Err(Error::ConsumerGroupIncomplete {
                 member: Some(1),
                 size: None
             })
         );
         assert_eq!(
-            CategoryRead::new(name("a"), None, None, None, None, Some(2), None, off),
+            CategoryRead::new(name("a"), None, None, None, None, Some(2), None, OFF),
             Err(Error::ConsumerGroupIncomplete {
                 member: None,
                 size: Some(2)
             })
         );
         assert_eq!(
-            CategoryRead::new(name("a"), None, None, None, Some(-1), Some(0), None, off),
+            CategoryRead::new(name("a"), None, None, None, Some(-1), Some(0), None, OFF),
             Err(Error::ConsumerGroupSizeTooSmall {
                 member: -1,
                 size: 0
             })
         );
         assert_eq!(
-            CategoryRead::new(name("a"), None, None, None, Some(-1), Some(2), None, off),
+            CategoryRead::new(name("a"), None, None, None, Some(-1), Some(2), None, OFF),
             Err(Error::ConsumerGroupMemberNegative {
                 member: -1,
                 size: 2
             })
         );
         assert_eq!(
-            CategoryRead::new(name("a"), None, None, None, Some(2), Some(2), None, off),
+            CategoryRead::new(name("a"), None, None, None, Some(2), Some(2), None, OFF),
             Err(Error::ConsumerGroupMemberTooLarge { member: 2, size: 2 })
         );
         assert_eq!(
@@ -285,15 +315,60 @@ mod tests {
                 Some(0),
                 Some(2),
                 Some("x"),
-                off
+                OFF
             ),
             Err(Error::SqlConditionNotActivated)
         );
-        let read = CategoryRead::new(None, None, None, None, None, None, None, off).unwrap();
+        let read = CategoryRead::new(None, None, None, None, None, None, None, &Unasked).unwrap();
         assert_eq!(
             (read.category, read.position, read.batch_size),
             (None, 1, 1000)
         );
+    }
+
+    #[test]
+    fn condition_checks_gate_first_then_text() {
+        use crate::condition::Fault;
+        assert_eq!(
+            StreamRead::new(name("s-1"), None, None, Some("1; x"), OFF),
+            Err(Error::SqlConditionNotActivated)
+        );
+        assert_eq!(
+            StreamRead::new(name("s-1"), None, None, Some("1; x"), ON),
+            Err(Error::InvalidCondition {
+                fault: Fault::Semicolon
+            })
+        );
+        // The stream name is checked before the condition.
+        assert_eq!(
+            StreamRead::new(name("s"), None, None, Some("1; x"), ON),
+            Err(Error::MustBeStreamName {
+                stream_name: Some("s".into())
+            })
+        );
+        // The group is checked before the condition; the text after the gate.
+        assert_eq!(
+            CategoryRead::new(name("a"), None, None, None, Some(3), Some(2), Some(")"), ON),
+            Err(Error::ConsumerGroupMemberTooLarge { member: 3, size: 2 })
+        );
+        assert_eq!(
+            CategoryRead::new(name("a"), None, None, None, None, None, Some(")"), ON),
+            Err(Error::InvalidCondition {
+                fault: Fault::UnopenedParenthesis
+            })
+        );
+        let read = CategoryRead::new(
+            name("a"),
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some("type = 'x'"),
+            ON,
+        )
+        .unwrap();
+        assert_eq!(read.condition, Some("type = 'x'"));
     }
 
     #[test]
@@ -306,7 +381,7 @@ mod tests {
             Some(0),
             Some(40000),
             None,
-            off,
+            OFF,
         )
         .unwrap();
         assert_eq!(read.check_execution(), Err(Error::SmallintOutOfRange));
@@ -318,12 +393,12 @@ mod tests {
             Some(0),
             Some(32767),
             None,
-            off,
+            OFF,
         )
         .unwrap();
         assert_eq!(read.check_execution(), Err(Error::LimitMustNotBeNegative));
         let read =
-            CategoryRead::new(name("a"), None, Some(-1), None, None, None, None, off).unwrap();
+            CategoryRead::new(name("a"), None, Some(-1), None, None, None, None, OFF).unwrap();
         assert_eq!(read.check_execution(), Ok(None));
     }
 }

@@ -2,6 +2,26 @@
 
 use crate::error::{display_nullable, Error};
 
+/// A stream's category lock, which writers of the category take until
+/// their transaction ends (`acquire_lock`): the category, and its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CategoryLock<'a> {
+    pub category: &'a [u8],
+    /// `hash_64` of the category, as in Message DB: the advisory lock's key
+    /// on Postgres, and what `acquire_lock` returns on both engines.
+    pub key: i64,
+}
+
+impl<'a> CategoryLock<'a> {
+    pub fn of(stream_name: &'a [u8]) -> CategoryLock<'a> {
+        let category = crate::stream_name::category(stream_name);
+        CategoryLock {
+            category,
+            key: crate::hash::hash_64(category),
+        }
+    }
+}
+
 /// The version of a stream with no messages.
 pub const EMPTY_STREAM_VERSION: i64 = -1;
 
@@ -34,6 +54,17 @@ pub fn next_position(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_of_a_category_share_its_lock() {
+        let lock = CategoryLock::of(b"account-123+x");
+        assert_eq!(lock.category, b"account");
+        assert_eq!(lock, CategoryLock::of(b"account"));
+        assert_eq!(lock.key, CategoryLock::of(b"account-9").key);
+        assert_ne!(lock.key, CategoryLock::of(b"accounts-1").key);
+        // Message DB's key of "account": ('x' || left(md5('account'), 16))::bit(64)::bigint.
+        assert_eq!(lock.key, -2132379389342958165);
+    }
 
     #[test]
     fn positions_and_conflicts() {

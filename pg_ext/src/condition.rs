@@ -1,26 +1,23 @@
-//! A reader's SQL condition on Postgres: before the condition goes into the
-//! reader's query, core's rule reads it with Postgres' lexical rules (no
-//! `;`, no comment, no parenthesis the condition did not open), and then
-//! Postgres' own parser reads it alone, as PL/pgSQL reads an expression,
-//! and must find one expression and nothing else (no second item, no alias,
-//! no `FROM`, `ORDER BY`, `LIMIT` or other clause).
+//! A reader's SQL condition on Postgres: after core's rule has read it with
+//! Postgres' lexical rules (no `;`, no comment, no parenthesis the condition
+//! did not open; see `read::ConditionGate`), Postgres' own parser reads it
+//! alone, as PL/pgSQL reads an expression, and must find one expression and
+//! nothing else (no second item, no alias, no `FROM`, `ORDER BY`, `LIMIT` or
+//! other clause).
 
 use std::ffi::CString;
 
-use message_store_core::condition::{self, Dialect, Fault};
+use message_store_core::condition::Fault;
 use message_store_core::Error;
 use pgrx::pg_sys::{self, NodeTag};
 
-use crate::fmgr::{check, raise, setting_is_on};
+use crate::fmgr::raise;
 
-/// Refuses, with 42601 and core's text, a condition that is not one
-/// expression; a text Postgres cannot parse fails with Postgres' own
-/// syntax error. Nothing runs before this returns.
-pub fn check_condition(text: &str) {
-    let dialect = Dialect::Postgres {
-        standard_conforming_strings: setting_is_on(c"standard_conforming_strings"),
-    };
-    check(condition::checked(text, dialect));
+/// Refuses, with 42601 and core's text, a condition (already checked by
+/// core's rule) that Postgres' parser does not read as one expression; a
+/// text Postgres cannot parse fails with Postgres' own syntax error.
+/// Nothing runs before this returns.
+pub fn parse_condition(text: &str) {
     // Core refused a NUL, so the text converts.
     let Ok(text) = CString::new(text) else {
         raise(Error::InvalidCondition { fault: Fault::Nul })

@@ -9,11 +9,14 @@ use fmgr::{
     arg_bytes, arg_datum, arg_i64, arg_str, check, return_null, return_text, setting,
     setting_is_on, sql_function, text_datum,
 };
+use message_store_core::condition::Dialect;
 use message_store_core::error::display_nullable;
-use message_store_core::read::{sql_condition_enabled, CategoryRead, StreamRead};
+use message_store_core::read::{sql_condition_enabled, CategoryRead, ConditionGate, StreamRead};
+use message_store_core::statement::Statement;
+use message_store_core::write::CategoryLock;
 use message_store_core::{self as rules, MESSAGE_STORE_VERSION};
 use pgrx::pg_sys::{self, Datum};
-use spi::{Connection, Param, SetResult, Statement};
+use spi::{Connection, Param, SetResult};
 
 ::pgrx::pg_module_magic!();
 
@@ -32,8 +35,21 @@ fn debug_get() -> bool {
     setting_is_on(DEBUG_GET) || setting_is_on(DEBUG)
 }
 
-fn sql_condition_setting_enabled() -> bool {
-    sql_condition_enabled(setting(SQL_CONDITION).as_deref())
+/// A reader's SQL condition on Postgres: `message_store.sql_condition`,
+/// and Postgres' lexical rules as `standard_conforming_strings` sets them.
+/// Postgres' parser then reads the condition too (`condition.rs`).
+struct Settings;
+
+impl ConditionGate for Settings {
+    fn enabled(&self) -> bool {
+        sql_condition_enabled(setting(SQL_CONDITION).as_deref())
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres {
+            standard_conforming_strings: setting_is_on(c"standard_conforming_strings"),
+        }
+    }
 }
 
 /// A name or other text argument as it appears in a notice.
@@ -110,8 +126,9 @@ sql_function! {
 /// writers of one category commit in global-position order. A NULL name
 /// takes no lock. Returns the lock key.
 unsafe fn acquire_lock(stream_name: Option<&[u8]>, debug: bool) -> Option<i64> {
-    let category = stream_name.map(rules::category);
-    let key = category.map(rules::hash_64);
+    let lock = stream_name.map(CategoryLock::of);
+    let category = lock.map(|lock| lock.category);
+    let key = lock.map(|lock| lock.key);
     if let Some(key) = key {
         unsafe {
             pgrx::fcinfo::direct_function_call_as_datum(
@@ -253,7 +270,7 @@ unsafe fn read_messages(
         let connection = Connection::connect();
         match condition_sql {
             Some(sql) => {
-                connection.read_sql_into_result(&result, sql, statement.arg_types(), params)
+                connection.read_sql_into_result(&result, sql, spi::arg_types(statement), params)
             }
             None => connection.read_into_result(&result, statement, params),
         }
@@ -275,12 +292,13 @@ sql_function! {
             arg_i64(fcinfo, 1),
             arg_i64(fcinfo, 2),
             arg_str(fcinfo, 3),
-            sql_condition_setting_enabled,
+            &Settings,
         ));
+        let statement = Statement::of_stream_read(&read);
         if let Some(condition) = read.condition {
-            condition::check_condition(condition);
+            condition::parse_condition(condition);
         }
-        let sql = read.condition.map(spi::stream_read_with_condition);
+        let sql = read.condition.map(|condition| spi::text(statement).with_condition(condition));
         if debug_get() {
             notice(&[
                 "» get_stream_messages".to_string(),
@@ -290,8 +308,7 @@ sql_function! {
                 format!("condition ($4): {}", display_nullable(read.condition)),
                 format!(
                     "Generated Command: {}",
-                    sql.as_deref()
-                        .unwrap_or_else(|| Statement::StreamRead.sql().to_str().unwrap_or_default())
+                    sql.clone().unwrap_or_else(|| spi::text(statement).sql())
                 ),
             ]);
         }
@@ -301,7 +318,7 @@ sql_function! {
             Param(Some(Datum::from(read.position))),
             limit_param(limit),
         ];
-        read_messages(fcinfo, Statement::StreamRead, sql.as_deref(), &params)
+        read_messages(fcinfo, statement, sql.as_deref(), &params)
     }
 }
 
@@ -317,17 +334,13 @@ sql_function! {
             arg_i64(fcinfo, 4),
             arg_i64(fcinfo, 5),
             arg_str(fcinfo, 6),
-            sql_condition_setting_enabled,
+            &Settings,
         ));
+        let statement = Statement::of_category_read(&read);
         if let Some(condition) = read.condition {
-            condition::check_condition(condition);
+            condition::parse_condition(condition);
         }
-        let correlated = read.correlation.is_some();
-        let grouped = read.consumer_group.is_some();
-        let sql = read
-            .condition
-            .map(|condition| spi::category_read_with_condition(correlated, grouped, condition));
-        let statement = Statement::category_read(correlated, grouped);
+        let sql = read.condition.map(|condition| spi::text(statement).with_condition(condition));
         if debug_get() {
             notice(&[
                 "» get_category_messages".to_string(),
@@ -346,7 +359,7 @@ sql_function! {
                 format!("condition: {}", display_nullable(read.condition)),
                 format!(
                     "Generated Command: {}",
-                    sql.as_deref().unwrap_or_else(|| statement.sql().to_str().unwrap_or_default())
+                    sql.clone().unwrap_or_else(|| spi::text(statement).sql())
                 ),
             ]);
         }
@@ -368,19 +381,13 @@ sql_function! {
     fn message_store_get_last_stream_message / pg_finfo_message_store_get_last_stream_message(fcinfo) {
         let stream_name = arg_datum(fcinfo, 0);
         let message_type = arg_datum(fcinfo, 1);
-        let statement = match message_type {
-            Some(_) => Statement::LastMessageOfType,
-            None => Statement::LastMessage,
-        };
+        let statement = Statement::last_message(message_type.is_some());
         if debug_get() {
             notice(&[
                 "» get_last_message".to_string(),
                 format!("stream_name ($1): {}", shown(arg_bytes(fcinfo, 0))),
                 format!("type ($2): {}", shown(arg_bytes(fcinfo, 1))),
-                format!(
-                    "Generated Command: {}",
-                    statement.sql().to_str().unwrap_or_default()
-                ),
+                format!("Generated Command: {}", spi::text(statement).sql()),
             ]);
         }
         read_messages(fcinfo, statement, None, &[Param(stream_name), Param(message_type)])

@@ -5,7 +5,8 @@
 //! Every name in the statements carries its schema, operators included, so a
 //! caller's search_path cannot change what they mean.
 
-use message_store_core::{self as rules, condition::Fault, Error};
+use message_store_core::statement::{Statement, Text};
+use message_store_core::{condition::Fault, Error};
 use pgrx::pg_sys::{self, Datum, Oid};
 use std::cell::Cell;
 use std::ffi::{CStr, CString};
@@ -83,17 +84,6 @@ macro_rules! last_message_order {
     };
 }
 
-/// A statement's text as a C string, checked at compile time.
-macro_rules! statement_sql {
-    ($($piece:expr),+ $(,)?) => {{
-        const SQL: &CStr = match CStr::from_bytes_with_nul(concat!($($piece),+, "\0").as_bytes()) {
-            Ok(sql) => sql,
-            Err(_) => panic!("statement text holds a NUL"),
-        };
-        SQL
-    }};
-}
-
 /// Parameter types of a stream read: stream_name, position, limit.
 const STREAM_READ_TYPES: [Oid; 3] = [pg_sys::TEXTOID, pg_sys::INT8OID, pg_sys::INT8OID];
 /// Parameter types of a category read: category, position, limit,
@@ -108,130 +98,97 @@ const CATEGORY_READ_TYPES: [Oid; 6] = [
     pg_sys::INT8OID,
 ];
 
-#[derive(Clone, Copy)]
-pub enum Statement {
-    StreamVersion,
-    Insert,
-    StreamRead,
-    CategoryRead,
-    CategoryReadCorrelated,
-    CategoryReadGrouped,
-    CategoryReadCorrelatedGrouped,
-    LastMessage,
-    LastMessageOfType,
-}
-
-const STATEMENT_COUNT: usize = 9;
-
-impl Statement {
-    pub fn category_read(correlated: bool, grouped: bool) -> Statement {
-        match (correlated, grouped) {
-            (false, false) => Statement::CategoryRead,
-            (true, false) => Statement::CategoryReadCorrelated,
-            (false, true) => Statement::CategoryReadGrouped,
-            (true, true) => Statement::CategoryReadCorrelatedGrouped,
-        }
-    }
-
-    pub fn sql(self) -> &'static CStr {
-        match self {
-            Statement::StreamVersion => statement_sql!(
+/// A statement's SQL on Postgres, in core's two parts (filters, then order).
+pub fn text(statement: Statement) -> Text<'static> {
+    let (filtered, order) = match statement {
+        Statement::StreamVersion => (
+            concat!(
                 "SELECT pg_catalog.max(position) FROM message_store.messages",
                 last_message_filter!()
             ),
-            Statement::Insert => statement_sql!(
-                "INSERT INTO message_store.messages \
-                 (id, stream_name, position, type, data, metadata) \
-                 VALUES ($1, $2, $3, $4, $5, $6)"
+            "",
+        ),
+        Statement::Insert => (
+            "INSERT INTO message_store.messages \
+             (id, stream_name, position, type, data, metadata) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            "",
+        ),
+        Statement::StreamRead => (
+            concat!(select_messages!(), stream_filter!()),
+            stream_order!(),
+        ),
+        Statement::CategoryRead => (
+            concat!(select_messages!(), category_filter!()),
+            category_order!(),
+        ),
+        Statement::CategoryReadCorrelated => (
+            concat!(
+                select_messages!(),
+                category_filter!(),
+                correlation_filter!()
             ),
-            Statement::StreamRead => {
-                statement_sql!(select_messages!(), stream_filter!(), stream_order!())
-            }
-            Statement::CategoryRead => {
-                statement_sql!(select_messages!(), category_filter!(), category_order!())
-            }
-            Statement::CategoryReadCorrelated => statement_sql!(
+            category_order!(),
+        ),
+        Statement::CategoryReadGrouped => (
+            concat!(
+                select_messages!(),
+                category_filter!(),
+                consumer_group_filter!()
+            ),
+            category_order!(),
+        ),
+        Statement::CategoryReadCorrelatedGrouped => (
+            concat!(
                 select_messages!(),
                 category_filter!(),
                 correlation_filter!(),
-                category_order!()
+                consumer_group_filter!()
             ),
-            Statement::CategoryReadGrouped => statement_sql!(
-                select_messages!(),
-                category_filter!(),
-                consumer_group_filter!(),
-                category_order!()
-            ),
-            Statement::CategoryReadCorrelatedGrouped => statement_sql!(
-                select_messages!(),
-                category_filter!(),
-                correlation_filter!(),
-                consumer_group_filter!(),
-                category_order!()
-            ),
-            Statement::LastMessage => statement_sql!(
+            category_order!(),
+        ),
+        Statement::LastMessage => (
+            concat!(select_messages!(), last_message_filter!()),
+            last_message_order!(),
+        ),
+        Statement::LastMessageOfType => (
+            concat!(
                 select_messages!(),
                 last_message_filter!(),
-                last_message_order!()
+                last_message_type_filter!()
             ),
-            Statement::LastMessageOfType => statement_sql!(
-                select_messages!(),
-                last_message_filter!(),
-                last_message_type_filter!(),
-                last_message_order!()
-            ),
-        }
-    }
-
-    pub fn arg_types(self) -> &'static [Oid] {
-        match self {
-            Statement::StreamVersion => &[pg_sys::TEXTOID],
-            Statement::Insert => &[
-                pg_sys::UUIDOID,
-                pg_sys::TEXTOID,
-                pg_sys::INT8OID,
-                pg_sys::TEXTOID,
-                pg_sys::JSONBOID,
-                pg_sys::JSONBOID,
-            ],
-            Statement::StreamRead => &STREAM_READ_TYPES,
-            Statement::CategoryRead
-            | Statement::CategoryReadCorrelated
-            | Statement::CategoryReadGrouped
-            | Statement::CategoryReadCorrelatedGrouped => &CATEGORY_READ_TYPES,
-            Statement::LastMessage | Statement::LastMessageOfType => {
-                &[pg_sys::TEXTOID, pg_sys::TEXTOID]
-            }
-        }
-    }
+            last_message_order!(),
+        ),
+    };
+    Text { filtered, order }
 }
 
-/// A stream read with a caller's SQL condition (checked by
-/// `condition::check_condition`): planned for the one call, since every
-/// condition is a different statement.
-pub fn stream_read_with_condition(condition: &str) -> String {
-    rules::condition::with_condition(
-        concat!(select_messages!(), stream_filter!()),
-        condition,
-        stream_order!(),
-    )
-}
-
-/// A category read with a caller's SQL condition (checked).
-pub fn category_read_with_condition(correlated: bool, grouped: bool, condition: &str) -> String {
-    let mut filtered = String::from(concat!(select_messages!(), category_filter!()));
-    if correlated {
-        filtered.push_str(correlation_filter!());
+/// The parameter types of a statement's `$n`.
+pub fn arg_types(statement: Statement) -> &'static [Oid] {
+    match statement {
+        Statement::StreamVersion => &[pg_sys::TEXTOID],
+        Statement::Insert => &[
+            pg_sys::UUIDOID,
+            pg_sys::TEXTOID,
+            pg_sys::INT8OID,
+            pg_sys::TEXTOID,
+            pg_sys::JSONBOID,
+            pg_sys::JSONBOID,
+        ],
+        Statement::StreamRead => &STREAM_READ_TYPES,
+        Statement::CategoryRead
+        | Statement::CategoryReadCorrelated
+        | Statement::CategoryReadGrouped
+        | Statement::CategoryReadCorrelatedGrouped => &CATEGORY_READ_TYPES,
+        Statement::LastMessage | Statement::LastMessageOfType => {
+            &[pg_sys::TEXTOID, pg_sys::TEXTOID]
+        }
     }
-    if grouped {
-        filtered.push_str(consumer_group_filter!());
-    }
-    rules::condition::with_condition(&filtered, condition, category_order!())
 }
 
 thread_local! {
-    static PLANS: [Cell<pg_sys::SPIPlanPtr>; STATEMENT_COUNT] =
-        const { [const { Cell::new(ptr::null_mut()) }; STATEMENT_COUNT] };
+    static PLANS: [Cell<pg_sys::SPIPlanPtr>; Statement::COUNT] =
+        const { [const { Cell::new(ptr::null_mut()) }; Statement::COUNT] };
 }
 
 /// A parameter value: its type and datum, `None` for NULL.
@@ -268,11 +225,13 @@ impl Connection {
     /// again when the table's statistics or definition change.
     fn kept_plan(&self, statement: Statement) -> pg_sys::SPIPlanPtr {
         PLANS.with(|plans| {
-            let slot = &plans[statement as usize];
+            let slot = &plans[statement.index()];
             if slot.get().is_null() {
+                let sql =
+                    CString::new(text(statement).sql()).expect("the statements' texts hold no NUL");
                 let plan = self.prepare(
-                    statement.sql(),
-                    statement.arg_types(),
+                    &sql,
+                    arg_types(statement),
                     pg_sys::CURSOR_OPT_GENERIC_PLAN as i32,
                 );
                 unsafe { pg_sys::SPI_keepplan(plan) };
@@ -336,7 +295,7 @@ impl Connection {
             self.run_into(
                 result,
                 self.kept_plan(statement),
-                statement.arg_types(),
+                arg_types(statement),
                 params,
             )
         }

@@ -10,7 +10,9 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::Connection;
 
 use crate::args::Arg;
-use crate::session::{Kind, Session, SQL_CONDITION_SETTING};
+use message_store_core::statement::Statement;
+
+use crate::session::{Session, SQL_CONDITION_SETTING};
 use crate::stmt::SqliteError;
 use crate::{failure, Failure};
 
@@ -99,7 +101,7 @@ pub fn register(db: &Connection, session: &Arc<Session>) -> rusqlite::Result<()>
             _ => Ok(None),
         }
     })?;
-    // The writer's own statement asks core for the position (see `Kind::Insert`).
+    // The writer's own statement asks core for the position (see `Statement::Insert` in session.rs).
     define(db, "message_store_next_position", 3..=3, DIRECT, |ctx| {
         const F: &str = "message_store_next_position";
         let name = arg(F, "stream_name").text(ctx.get_raw(0))?;
@@ -157,7 +159,7 @@ fn stream_version(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<
         return Ok(None);
     }
     let read = || -> Result<Option<i64>, SqliteError> {
-        let stmt = session.lend(Kind::StreamVersion)?;
+        let stmt = session.lend(Statement::StreamVersion)?;
         stmt.bind_text(1, name);
         Ok(if stmt.step()? {
             stmt.column_opt_i64(0)
@@ -195,9 +197,7 @@ fn acquire_lock(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<i6
         }
         Err(error) => return Err(sqlite_failure(error)),
     }
-    Ok(Some(message_store_core::hash_64(
-        message_store_core::category(name),
-    )))
+    Ok(Some(write::CategoryLock::of(name).key))
 }
 
 /// The text of a SQLite constraint error as Postgres words it.
@@ -259,7 +259,7 @@ fn write_message(session: &Arc<Session>, ctx: &Context<'_>) -> Result<i64, Failu
     };
     let time = time::format_timestamp(time::now_micros());
     let insert = |session: &Arc<Session>| -> Result<i64, SqliteError> {
-        let stmt = session.lend(Kind::Insert)?;
+        let stmt = session.lend(Statement::Insert)?;
         stmt.bind_opt_text(1, stream_name);
         stmt.bind_text(2, time.as_bytes());
         stmt.bind_opt_text(3, type_);

@@ -17,15 +17,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
 
-use message_store_core::condition::{self, Dialect};
-use message_store_core::read::{CategoryRead, StreamRead};
+use message_store_core::condition::Dialect;
+use message_store_core::read::{CategoryRead, ConditionGate, StreamRead};
+use message_store_core::statement::Statement;
 use message_store_core::Error;
 use rusqlite::ffi;
 use rusqlite::types::ValueRef;
 use rusqlite::vtab::{Context, Filters, IndexInfo, VTab, VTabConnection, VTabCursor};
 
 use crate::args::{value_ref, Arg};
-use crate::session::{Kind, Lent, Session, SQL_CONDITION_SETTING};
+use crate::session::{self, Lent, Session, SQL_CONDITION_SETTING};
 use crate::stmt::Stmt;
 use crate::{failure, Failure};
 
@@ -462,20 +463,22 @@ struct ReaderCursor {
     arguments: Arguments,
 }
 
-/// Refuses a condition that is not one expression, as the Postgres
-/// readers do: after the argument checks, before the limit is read and
-/// before anything runs, whether or not the store exists.
-fn checked_condition(condition: Option<&str>) -> Result<(), Failure> {
-    if let Some(condition) = condition {
-        condition::checked(condition, Dialect::Sqlite)?;
+/// A reader's SQL condition on SQLite: the connection's setting, and
+/// SQLite's lexical rules, which are the whole check here (core's rule).
+impl ConditionGate for Session {
+    fn enabled(&self) -> bool {
+        self.sql_condition_enabled()
     }
-    Ok(())
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
 }
 
 /// The bound values of a read; parameter numbers are fixed across readers
 /// (see `session.rs`).
 struct Binding<'a> {
-    kind: Kind,
+    statement: Statement,
     condition: Option<&'a str>,
     texts: [(c_int, Option<&'a [u8]>); 2],
     integers: [(c_int, Option<i64>); 4],
@@ -513,16 +516,14 @@ impl ReaderCursor {
         let text = |i: usize| reader.arg(i).text(values[i]);
         let str = |i: usize| reader.arg(i).str(values[i]);
         let integer = |i: usize| reader.arg(i).integer(values[i]);
-        let enabled = || session.sql_condition_enabled();
         let binding = match reader {
             Reader::StreamMessages => {
                 let (name, position, batch_size, condition) =
                     (text(0)?, integer(1)?, integer(2)?, str(3)?);
-                let read = StreamRead::new(name, position, batch_size, condition, enabled)?;
-                checked_condition(read.condition)?;
+                let read = StreamRead::new(name, position, batch_size, condition, &**session)?;
                 let limit = read.limit()?;
                 Binding {
-                    kind: Kind::StreamRead,
+                    statement: Statement::of_stream_read(&read),
                     condition: read.condition,
                     texts: [(1, Some(read.stream_name)), (0, None)],
                     integers: [
@@ -551,9 +552,8 @@ impl ReaderCursor {
                     member,
                     size,
                     condition,
-                    enabled,
+                    &**session,
                 )?;
-                checked_condition(read.condition)?;
                 let limit = read.check_execution()?;
                 if read.category.is_none() {
                     // No stream has a NULL category.
@@ -561,7 +561,7 @@ impl ReaderCursor {
                 }
                 let group = read.consumer_group;
                 Binding {
-                    kind: Kind::category_read(read.correlation.is_some(), group.is_some()),
+                    statement: Statement::of_category_read(&read),
                     condition: read.condition,
                     texts: [(1, read.category), (4, read.correlation)],
                     integers: [
@@ -578,11 +578,7 @@ impl ReaderCursor {
                     return Ok(());
                 };
                 Binding {
-                    kind: if type_.is_some() {
-                        Kind::LastMessageOfType
-                    } else {
-                        Kind::LastMessage
-                    },
+                    statement: Statement::last_message(type_.is_some()),
                     condition: None,
                     texts: [(1, Some(name)), (2, type_)],
                     integers: [(0, None); 4],
@@ -595,9 +591,10 @@ impl ReaderCursor {
         let run = || -> Result<(Rows, bool), crate::stmt::SqliteError> {
             let rows = match binding.condition {
                 Some(condition) => {
-                    let stmt = session
-                        .db
-                        .prepare(&binding.kind.sql_with_condition(condition), false)?;
+                    let stmt = session.db.prepare(
+                        &session::text(binding.statement).with_condition(condition),
+                        false,
+                    )?;
                     // The reader's own select list, whatever the condition.
                     if stmt.column_count() != RESULT_COLUMNS {
                         return Err(crate::stmt::SqliteError {
@@ -607,7 +604,7 @@ impl ReaderCursor {
                     }
                     Rows::Own(stmt)
                 }
-                None => Rows::Kept(session.lend(binding.kind)?),
+                None => Rows::Kept(session.lend(binding.statement)?),
             };
             // Parameters left unbound are NULL; unused slots hold no value.
             for (index, value) in binding.texts {

@@ -9,6 +9,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use message_store_core::statement::{Statement, Text};
+
 use crate::migrate;
 use crate::shape;
 use crate::stmt::{Db, SqliteError, Stmt};
@@ -58,96 +60,68 @@ macro_rules! group_filter {
     };
 }
 
-/// The statements a connection keeps. Parameter numbers are fixed per
-/// reader, so one binding routine serves every variant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    StreamVersion,
-    Insert,
-    StreamRead,
-    CategoryRead,
-    CategoryReadCorrelated,
-    CategoryReadGrouped,
-    CategoryReadCorrelatedGrouped,
-    LastMessage,
-    LastMessageOfType,
+macro_rules! category_order {
+    () => {
+        " ORDER BY global_position LIMIT ?3"
+    };
 }
 
-const KINDS: usize = 9;
-
-impl Kind {
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn category_read(correlated: bool, grouped: bool) -> Kind {
-        match (correlated, grouped) {
-            (false, false) => Kind::CategoryRead,
-            (true, false) => Kind::CategoryReadCorrelated,
-            (false, true) => Kind::CategoryReadGrouped,
-            (true, true) => Kind::CategoryReadCorrelatedGrouped,
-        }
-    }
-
-    pub fn sql(self) -> &'static str {
-        match self {
-            Kind::StreamVersion => "SELECT max(position) FROM main.messages WHERE stream_name = ?1",
-            // One statement: SQLite takes the write lock before it reads the
-            // stream's version, so no other writer can slip in between. The
-            // position and the expected-version check come from core.
-            Kind::Insert => concat!(
+/// A statement's SQL on SQLite, in core's two parts (filters, then order).
+/// Parameter numbers are fixed per reader (see core's `statement`), so one
+/// binding routine serves every variant.
+pub fn text(statement: Statement) -> Text<'static> {
+    let (filtered, order) = match statement {
+        Statement::StreamVersion => (
+            "SELECT max(position) FROM main.messages WHERE stream_name = ?1",
+            "",
+        ),
+        // One statement: SQLite takes the write lock before it reads the
+        // stream's version, so no other writer can slip in between. The
+        // position and the expected-version check come from core.
+        Statement::Insert => (
+            concat!(
                 "INSERT INTO main.messages (position, time, stream_name, type, data, metadata, id) ",
                 "SELECT message_store_next_position(?1, max(position), ?7), ?2, ?1, ?3, ?4, ?5, ?6 ",
                 "FROM main.messages WHERE stream_name = ?1 ",
                 "RETURNING position"
             ),
-            Kind::StreamRead => concat!(
-                select_messages!(),
-                stream_filter!(),
-                " ORDER BY position LIMIT ?3"
-            ),
-            Kind::CategoryRead => concat!(
-                select_messages!(),
-                category_filter!(),
-                " ORDER BY global_position LIMIT ?3"
-            ),
-            Kind::CategoryReadCorrelated => concat!(
-                select_messages!(),
-                category_filter!(),
-                correlation_filter!(),
-                " ORDER BY global_position LIMIT ?3"
-            ),
-            Kind::CategoryReadGrouped => concat!(
-                select_messages!(),
-                category_filter!(),
-                group_filter!(),
-                " ORDER BY global_position LIMIT ?3"
-            ),
-            Kind::CategoryReadCorrelatedGrouped => concat!(
+            "",
+        ),
+        Statement::StreamRead => (
+            concat!(select_messages!(), stream_filter!()),
+            " ORDER BY position LIMIT ?3",
+        ),
+        Statement::CategoryRead => (
+            concat!(select_messages!(), category_filter!()),
+            category_order!(),
+        ),
+        Statement::CategoryReadCorrelated => (
+            concat!(select_messages!(), category_filter!(), correlation_filter!()),
+            category_order!(),
+        ),
+        Statement::CategoryReadGrouped => (
+            concat!(select_messages!(), category_filter!(), group_filter!()),
+            category_order!(),
+        ),
+        Statement::CategoryReadCorrelatedGrouped => (
+            concat!(
                 select_messages!(),
                 category_filter!(),
                 correlation_filter!(),
-                group_filter!(),
-                " ORDER BY global_position LIMIT ?3"
+                group_filter!()
             ),
-            Kind::LastMessage => concat!(
-                select_messages!(),
-                "stream_name = ?1 ORDER BY position DESC LIMIT 1"
-            ),
-            Kind::LastMessageOfType => concat!(
-                select_messages!(),
-                "stream_name = ?1 AND type = ?2 ORDER BY position DESC LIMIT 1"
-            ),
-        }
-    }
-
-    /// The query with a caller's SQL condition, checked by core's rule
-    /// (`condition::checked`), added to its filters.
-    pub fn sql_with_condition(self, condition: &str) -> String {
-        let sql = self.sql();
-        let order = sql.rfind(" ORDER BY").unwrap_or(sql.len());
-        message_store_core::condition::with_condition(&sql[..order], condition, &sql[order..])
-    }
+            category_order!(),
+        ),
+        Statement::LastMessage => (
+            concat!(select_messages!(), "stream_name = ?1"),
+            " ORDER BY position DESC LIMIT 1",
+        ),
+        Statement::LastMessageOfType => (
+            concat!(select_messages!(), "stream_name = ?1 AND type = ?2"),
+            " ORDER BY position DESC LIMIT 1",
+        ),
+    };
+    Text { filtered, order }
 }
 
 /// Whether the database holds a message store this extension can use.
@@ -160,7 +134,7 @@ enum Schema {
 }
 
 struct Kept {
-    statements: [Vec<Stmt>; KINDS],
+    statements: [Vec<Stmt>; Statement::COUNT],
     /// How many of the extension's virtual tables are connected.
     holders: usize,
 }
@@ -176,7 +150,7 @@ pub struct Session {
 /// A statement lent out of the session; it goes back when dropped.
 pub struct Lent {
     session: Arc<Session>,
-    kind: Kind,
+    statement: Statement,
     stmt: Option<Stmt>,
 }
 
@@ -195,7 +169,7 @@ impl Drop for Lent {
             stmt.reset();
             let mut kept = lock(&self.session.kept);
             if kept.holders > 0 {
-                kept.statements[self.kind.index()].push(stmt);
+                kept.statements[self.statement.index()].push(stmt);
             }
         }
     }
@@ -281,19 +255,19 @@ impl Session {
         }
     }
 
-    /// A kept statement of `kind`, prepared if none is free.
-    pub fn lend(self: &Arc<Self>, kind: Kind) -> Result<Lent, SqliteError> {
-        let free = lock(&self.kept).statements[kind.index()].pop();
+    /// A kept `statement`, prepared if none is free.
+    pub fn lend(self: &Arc<Self>, statement: Statement) -> Result<Lent, SqliteError> {
+        let free = lock(&self.kept).statements[statement.index()].pop();
         let stmt = match free {
             Some(stmt) => stmt,
             None => {
                 self.ensure_holder();
-                self.db.prepare(kind.sql(), true)?
+                self.db.prepare(&text(statement).sql(), true)?
             }
         };
         Ok(Lent {
             session: Arc::clone(self),
-            kind,
+            statement,
             stmt: Some(stmt),
         })
     }

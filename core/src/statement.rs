@@ -1,0 +1,201 @@
+//! The statements behind the functions, the same on both engines: which one
+//! a call runs, and where a caller's SQL condition goes in a read's query.
+//!
+//! Each engine writes the SQL of every [`Statement`] in its own dialect, as a
+//! [`Text`] of two parts, and keeps one prepared statement of each kind per
+//! connection. The parameter numbers are the same on both engines for the
+//! readers: 1 the stream name or category, 2 the position, 3 the limit, 4 the
+//! correlation category, 5 and 6 the consumer group member and size.
+
+use crate::read::{CategoryRead, StreamRead};
+
+/// A statement a function runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Statement {
+    /// The stream's highest position (`stream_version`, and the writer's check).
+    StreamVersion,
+    Insert,
+    StreamRead,
+    CategoryRead,
+    CategoryReadCorrelated,
+    CategoryReadGrouped,
+    CategoryReadCorrelatedGrouped,
+    LastMessage,
+    LastMessageOfType,
+}
+
+impl Statement {
+    pub const COUNT: usize = 9;
+
+    /// Every statement, in the order of [`Statement::index`].
+    pub const ALL: [Statement; Statement::COUNT] = [
+        Statement::StreamVersion,
+        Statement::Insert,
+        Statement::StreamRead,
+        Statement::CategoryRead,
+        Statement::CategoryReadCorrelated,
+        Statement::CategoryReadGrouped,
+        Statement::CategoryReadCorrelatedGrouped,
+        Statement::LastMessage,
+        Statement::LastMessageOfType,
+    ];
+
+    /// A dense index, for a table of one kept statement per kind.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The statement of a category read: the correlation and the consumer
+    /// group each add a filter.
+    pub fn category_read(correlated: bool, grouped: bool) -> Statement {
+        match (correlated, grouped) {
+            (false, false) => Statement::CategoryRead,
+            (true, false) => Statement::CategoryReadCorrelated,
+            (false, true) => Statement::CategoryReadGrouped,
+            (true, true) => Statement::CategoryReadCorrelatedGrouped,
+        }
+    }
+
+    /// The statement a checked category read runs.
+    pub fn of_category_read(read: &CategoryRead<'_>) -> Statement {
+        Statement::category_read(read.correlation.is_some(), read.consumer_group.is_some())
+    }
+
+    /// The statement a checked stream read runs.
+    pub fn of_stream_read(_read: &StreamRead<'_>) -> Statement {
+        Statement::StreamRead
+    }
+
+    /// The statement of `get_last_stream_message`: a type given adds a filter.
+    pub fn last_message(type_given: bool) -> Statement {
+        if type_given {
+            Statement::LastMessageOfType
+        } else {
+            Statement::LastMessage
+        }
+    }
+
+    /// Whether a caller's SQL condition can be added to it (the stream and
+    /// category reads; Message DB's last-message read takes none).
+    pub fn takes_condition(self) -> bool {
+        !matches!(
+            self,
+            Statement::StreamVersion
+                | Statement::Insert
+                | Statement::LastMessage
+                | Statement::LastMessageOfType
+        )
+    }
+}
+
+/// A statement's SQL in one engine's dialect, in two parts: the select with
+/// its filters, and what follows the filters (order and limit, or nothing).
+/// A caller's condition goes between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Text<'a> {
+    pub filtered: &'a str,
+    pub order: &'a str,
+}
+
+impl Text<'_> {
+    /// The statement as it runs without a condition.
+    pub fn sql(&self) -> String {
+        [self.filtered, self.order].concat()
+    }
+
+    /// The statement with a caller's condition, already checked by the
+    /// condition rule ([`crate::condition::checked`]), added to its filters.
+    pub fn with_condition(&self, condition: &str) -> String {
+        crate::condition::with_condition(self.filtered, condition, self.order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::ConditionGate;
+
+    struct Off;
+    impl ConditionGate for Off {
+        fn enabled(&self) -> bool {
+            false
+        }
+        fn dialect(&self) -> crate::condition::Dialect {
+            crate::condition::Dialect::Sqlite
+        }
+    }
+
+    #[test]
+    fn indexes_are_dense_and_in_order() {
+        for (i, statement) in Statement::ALL.iter().enumerate() {
+            assert_eq!(statement.index(), i);
+        }
+    }
+
+    #[test]
+    fn reads_map_to_their_statements() {
+        let read = |correlation: Option<&'static [u8]>, member, size| {
+            CategoryRead::new(
+                Some(b"a"),
+                None,
+                None,
+                correlation,
+                member,
+                size,
+                None,
+                &Off,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            Statement::of_category_read(&read(None, None, None)),
+            Statement::CategoryRead
+        );
+        assert_eq!(
+            Statement::of_category_read(&read(Some(b"b"), None, None)),
+            Statement::CategoryReadCorrelated
+        );
+        assert_eq!(
+            Statement::of_category_read(&read(None, Some(0), Some(2))),
+            Statement::CategoryReadGrouped
+        );
+        assert_eq!(
+            Statement::of_category_read(&read(Some(b"b"), Some(1), Some(2))),
+            Statement::CategoryReadCorrelatedGrouped
+        );
+        let stream = StreamRead::new(Some(b"a-1"), None, None, None, &Off).unwrap();
+        assert_eq!(Statement::of_stream_read(&stream), Statement::StreamRead);
+        assert_eq!(Statement::last_message(false), Statement::LastMessage);
+        assert_eq!(Statement::last_message(true), Statement::LastMessageOfType);
+        let conditional: Vec<_> = Statement::ALL
+            .into_iter()
+            .filter(|s| s.takes_condition())
+            .collect();
+        assert_eq!(
+            conditional,
+            [
+                Statement::StreamRead,
+                Statement::CategoryRead,
+                Statement::CategoryReadCorrelated,
+                Statement::CategoryReadGrouped,
+                Statement::CategoryReadCorrelatedGrouped,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_condition_goes_between_the_filters_and_the_order() {
+        let text = Text {
+            filtered: "SELECT * FROM messages WHERE stream_name = ?1",
+            order: " ORDER BY position LIMIT ?3",
+        };
+        assert_eq!(
+            text.sql(),
+            "SELECT * FROM messages WHERE stream_name = ?1 ORDER BY position LIMIT ?3"
+        );
+        assert_eq!(
+            text.with_condition("type = 'A'"),
+            "SELECT * FROM messages WHERE stream_name = ?1 AND (type = 'A'\n) ORDER BY position LIMIT ?3"
+        );
+    }
+}
