@@ -10,6 +10,7 @@
 #   on one WAL file, and the cross-engine property tests (these also need
 #   the Postgres cluster);
 # - the Postgres client tests: the same corpus, and installation tests.
+# - the Postgres isolation specs: several sessions' locks, races and reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +31,4 @@ bash tests/memcheck.sh
 # The benchmarks are not run here (benches/report.sh does), but must build.
 cargo bench -p message_store_benches --no-run
 cargo test --release -p message_store_pg_tests
+bash tests/isolation.sh
