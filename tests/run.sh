@@ -4,7 +4,7 @@
 # extension, then runs
 # - the gates: rustfmt and clippy (warnings as errors) on every crate;
 # - core's unit and property tests and the corpus format's own tests, and a
-#   one-minute fuzzing run of the SQL condition rule against SQLite's parser;
+#   90-second fuzzing run of every core rule that reads user input;
 # - the SQLite extension loaded into rusqlite, the sqlite3 CLI, Python and
 #   Node: the conformance corpus, storage rules, bad input, several processes
 #   on one WAL file, and the cross-engine property tests (these also need
@@ -19,7 +19,7 @@ bash tests/lint.sh
 bash tests/install.sh
 
 cargo test --release -p message_store_core -p message_store_slt
-# A short fuzzing run of the SQL condition rule (tests/fuzz.sh says how to run longer).
+# A short fuzzing run of core's input rules (tests/fuzz.sh says how to run longer).
 bash tests/fuzz.sh
 # The extension and the crate that loads it are built in separate cargo
 # invocations: their rusqlite features cannot be combined.
