@@ -15,13 +15,10 @@ use crate::migrate;
 use crate::shape;
 use crate::stmt::{Db, SqliteError, Stmt};
 
-/// `category()` in SQL made of SQLite's built-in functions. It must stay
-/// exactly the expression in `sql/sqlite_schema.sql`'s category index.
-macro_rules! category_of {
-    ($e:expr) => {
-        concat!("substr(", $e, ", 1, instr(", $e, " || '-', '-') - 1)")
-    };
-}
+// `category_of_stream_name!()` and `category_of_correlation!()`: the
+// category expressions of `sql/sqlite_schema.sql`'s category index, which
+// the category reads must repeat exactly for SQLite to use that index.
+include!(concat!(env!("OUT_DIR"), "/category.rs"));
 
 macro_rules! select_messages {
     () => {
@@ -38,7 +35,7 @@ macro_rules! stream_filter {
 macro_rules! category_filter {
     () => {
         concat!(
-            category_of!("stream_name"),
+            category_of_stream_name!(),
             " = ?1 AND global_position >= ?2"
         )
     };
@@ -46,11 +43,7 @@ macro_rules! category_filter {
 
 macro_rules! correlation_filter {
     () => {
-        concat!(
-            " AND ",
-            category_of!("json_extract(metadata, '$.correlationStreamName')"),
-            " = ?4"
-        )
+        concat!(" AND ", category_of_correlation!(), " = ?4")
     };
 }
 

@@ -102,13 +102,17 @@ fn tokens(sql: &str) -> Vec<Token> {
 
 /// The tokens joined for comparison: a space only between two words.
 fn joined(tokens: &[Token]) -> String {
+    joined_norms(tokens.iter().map(|t| t.norm.as_str()))
+}
+
+fn joined_norms<'a>(norms: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    for token in tokens {
+    for norm in norms {
         let word = |c: Option<char>| c.is_some_and(|c| is_word_char(c) || c == '\'');
-        if word(out.chars().last()) && word(token.norm.chars().next()) {
+        if word(out.chars().last()) && word(norm.chars().next()) {
             out.push(' ');
         }
-        out.push_str(&token.norm);
+        out.push_str(norm);
     }
     out
 }
@@ -132,11 +136,11 @@ struct TableDefinition {
     tail: (String, String),
 }
 
-fn table_definition(sql: &str) -> Option<TableDefinition> {
-    let tokens = tokens(sql);
+/// The comma-separated items of the list in the first parentheses of
+/// `tokens`, and the position of its closing parenthesis.
+fn first_list(tokens: &[Token]) -> Option<(Vec<&[Token]>, usize)> {
     let open = tokens.iter().position(|t| t.norm == "(")?;
     let mut depth = 0;
-    let mut close = None;
     let mut items = Vec::new();
     let mut item_start = open + 1;
     for (i, token) in tokens.iter().enumerate().skip(open) {
@@ -145,8 +149,8 @@ fn table_definition(sql: &str) -> Option<TableDefinition> {
             ")" => {
                 depth -= 1;
                 if depth == 0 {
-                    close = Some(i);
-                    break;
+                    items.push(&tokens[item_start..i]);
+                    return Some((items, i));
                 }
             }
             "," if depth == 1 => {
@@ -156,8 +160,12 @@ fn table_definition(sql: &str) -> Option<TableDefinition> {
             _ => {}
         }
     }
-    let close = close?;
-    items.push(&tokens[item_start..close]);
+    None
+}
+
+fn table_definition(sql: &str) -> Option<TableDefinition> {
+    let tokens = tokens(sql);
+    let (items, close) = first_list(&tokens)?;
     let tail = &tokens[close + 1..];
     Some(TableDefinition {
         items: items
@@ -181,18 +189,22 @@ fn as_kept(statement: &str) -> String {
     statement.trim().replacen("IF NOT EXISTS main.", "", 1)
 }
 
+/// The schema file's statements, each as SQLite keeps it.
+fn statements(schema_sql: &str) -> Vec<String> {
+    // The file's comments are whole `--` lines or line ends (its strings
+    // hold no `--` or `;`), and some hold a `;`.
+    let code: Vec<&str> = schema_sql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .collect();
+    code.join("\n").split(';').map(as_kept).collect()
+}
+
 impl Expected {
     pub fn from_schema(schema_sql: &str) -> Expected {
         let mut table = None;
         let mut indexes = Vec::new();
-        // The file's comments are whole `--` lines or line ends (its
-        // strings hold no `--` or `;`), and some hold a `;`.
-        let code: Vec<&str> = schema_sql
-            .lines()
-            .map(|line| line.split("--").next().unwrap_or_default())
-            .collect();
-        for statement in code.join("\n").split(';') {
-            let statement = as_kept(statement);
+        for statement in statements(schema_sql) {
             let words = tokens(&statement);
             let norms: Vec<&str> = words.iter().map(|t| t.norm.as_str()).collect();
             match norms.as_slice() {
@@ -264,6 +276,126 @@ impl Expected {
             shown(sql, &tokens(sql))
         ))
     }
+}
+
+// The category expressions are read at build time (build.rs includes this
+// file): the library itself has them as text, and uses none of these.
+
+/// The correlation stream name of a message's metadata, as SQLite reads it.
+#[allow(dead_code)]
+pub const CORRELATION: &str = "json_extract(metadata, '$.correlationStreamName')";
+
+/// The category expressions of the schema's category index, as written
+/// there: readers repeat them exactly, since SQLite uses an expression
+/// index only for the expression it indexes.
+#[allow(dead_code)]
+#[derive(Debug, PartialEq, Eq)]
+pub struct CategoryExpressions {
+    /// The category of `stream_name`.
+    pub stream_name: String,
+    /// The category of the metadata's correlation stream name.
+    pub correlation: String,
+}
+
+/// The category index's expressions, checked to be one expression: of
+/// `stream_name`, and of the correlation in its place; the category views
+/// must use the same.
+#[allow(dead_code)]
+pub fn category_expressions(schema_sql: &str) -> Result<CategoryExpressions, String> {
+    let statements = statements(schema_sql);
+    let starts = |statement: &str, words: &[&str]| {
+        let norms: Vec<String> = tokens(statement).into_iter().map(|t| t.norm).collect();
+        norms.len() >= words.len() && norms.iter().zip(words).all(|(n, w)| n == w)
+    };
+    let index = statements
+        .iter()
+        .find(|s| starts(s, &["CREATE", "INDEX", "MESSAGES_CATEGORY"]))
+        .ok_or("it creates no index messages_category")?;
+    let words = tokens(index);
+    let (columns, _) = first_list(&words).ok_or("index messages_category has no column list")?;
+    let [stream, position, correlation] = columns.as_slice() else {
+        return Err(format!(
+            "index messages_category has {} columns, not three (the category of stream_name, global_position, the category of the correlation)",
+            columns.len()
+        ));
+    };
+    let text = |item: &[Token]| match (item.first(), item.last()) {
+        (Some(first), Some(last)) => index[first.start..last.end].to_string(),
+        _ => String::new(),
+    };
+    if joined(position) != "GLOBAL_POSITION" {
+        return Err(format!(
+            "index messages_category's second column is \"{}\", not global_position",
+            text(position)
+        ));
+    }
+    if !stream.iter().any(|t| t.norm == "STREAM_NAME") {
+        return Err(format!(
+            "index messages_category's first column \"{}\" does not read stream_name",
+            text(stream)
+        ));
+    }
+    let correlation_words = tokens(CORRELATION);
+    let expected = joined_norms(stream.iter().flat_map(|t| {
+        if t.norm == "STREAM_NAME" {
+            correlation_words.iter().map(|c| c.norm.as_str()).collect()
+        } else {
+            vec![t.norm.as_str()]
+        }
+    }));
+    if joined(correlation) != expected {
+        return Err(format!(
+            "index messages_category's third column \"{}\" is not its first, \"{}\", of {CORRELATION} in place of stream_name",
+            text(correlation),
+            text(stream)
+        ));
+    }
+    for view in statements.iter().filter(|s| starts(s, &["CREATE", "VIEW"])) {
+        let words = tokens(view);
+        let name = words.get(2).map_or("", |t| t.norm.as_str());
+        let mut categories = 0;
+        for at in 0..words.len().saturating_sub(1) {
+            if words[at].norm != "AS" || words[at + 1].norm != "CATEGORY" {
+                continue;
+            }
+            // The expression named `category`: back to the comma or the
+            // SELECT before it, outside parentheses.
+            let mut depth = 0;
+            let mut start = at;
+            while start > 0 {
+                match words[start - 1].norm.as_str() {
+                    ")" => depth += 1,
+                    "(" => depth -= 1,
+                    "," | "SELECT" if depth == 0 => break,
+                    _ => {}
+                }
+                start -= 1;
+            }
+            let expression = &words[start..at];
+            if joined(expression) != joined(stream) {
+                let shown = match (expression.first(), expression.last()) {
+                    (Some(first), Some(last)) => &view[first.start..last.end],
+                    _ => "",
+                };
+                return Err(format!(
+                    "view {} computes its category as \"{shown}\", not as index messages_category does, \"{}\"",
+                    name.to_ascii_lowercase(),
+                    text(stream)
+                ));
+            }
+            categories += 1;
+        }
+        if categories == 0 && name.contains("CATEGORY") {
+            return Err(format!(
+                "view {} has no column named category",
+                name.to_ascii_lowercase()
+            ));
+        }
+    }
+    Ok(CategoryExpressions {
+        stream_name: text(stream),
+        correlation: text(correlation),
+    })
 }
 
 #[cfg(test)]
@@ -352,5 +484,66 @@ mod tests {
                 .as_deref(),
             Some("the database's \"messages_stream\" is \"\", a message store's is \"CREATE UNIQUE INDEX messages_stream ON messages (stream_name, position)\"")
         );
+    }
+
+    #[test]
+    fn the_category_expressions_come_from_the_index_and_match_the_views() {
+        assert_eq!(
+            category_expressions(SCHEMA),
+            Ok(CategoryExpressions {
+                stream_name: "substr(stream_name, 1, instr(stream_name || '-', '-') - 1)".into(),
+                correlation: "substr(json_extract(metadata, '$.correlationStreamName'), 1, instr(json_extract(metadata, '$.correlationStreamName') || '-', '-') - 1)".into(),
+            })
+        );
+        // Spelled otherwise but read alike by SQLite: the index's own text is kept.
+        let spaced = SCHEMA.replacen(
+            "substr(stream_name, 1, instr(stream_name || '-', '-') - 1),\n  global_position",
+            "SUBSTR( stream_name,1,instr(stream_name||'-','-')-1 ),\n  global_position",
+            1,
+        );
+        assert_eq!(
+            category_expressions(&spaced).map(|c| c.stream_name),
+            Ok("SUBSTR( stream_name,1,instr(stream_name||'-','-')-1 )".into())
+        );
+    }
+
+    #[test]
+    fn a_schema_whose_category_expressions_disagree_is_refused() {
+        let view =
+            "SELECT type, substr(stream_name, 1, instr(stream_name || '-', '-') - 1) AS category";
+        let cases = [
+            (
+                SCHEMA.replacen(view, "SELECT type, substr(stream_name, 1, instr(stream_name || '-', '-')) AS category", 1),
+                "view type_category_summary computes its category as \"substr(stream_name, 1, instr(stream_name || '-', '-'))\", not as index messages_category does, \"substr(stream_name, 1, instr(stream_name || '-', '-') - 1)\"",
+            ),
+            (
+                SCHEMA.replacen(view, "SELECT type, stream_name AS kind", 1),
+                "view type_category_summary has no column named category",
+            ),
+            (
+                SCHEMA.replacen("'$.correlationStreamName') || '-'", "'$.correlationStreamName') || '+'", 1),
+                "index messages_category's third column \"substr(json_extract(metadata, '$.correlationStreamName'), 1, instr(json_extract(metadata, '$.correlationStreamName') || '+', '-') - 1)\" is not its first, \"substr(stream_name, 1, instr(stream_name || '-', '-') - 1)\", of json_extract(metadata, '$.correlationStreamName') in place of stream_name",
+            ),
+            (
+                SCHEMA.replacen("  global_position,\n", "", 1),
+                "index messages_category has 2 columns, not three (the category of stream_name, global_position, the category of the correlation)",
+            ),
+            (
+                SCHEMA.replacen("  global_position,\n", "  position,\n", 1),
+                "index messages_category's second column is \"position\", not global_position",
+            ),
+            (
+                SCHEMA.replacen("substr(stream_name, 1, instr(stream_name || '-', '-') - 1),\n", "substr(type, 1, 2),\n", 1),
+                "index messages_category's first column \"substr(type, 1, 2)\" does not read stream_name",
+            ),
+            (
+                SCHEMA.replacen("INDEX IF NOT EXISTS main.messages_category", "INDEX IF NOT EXISTS main.messages_by_category", 1),
+                "it creates no index messages_category",
+            ),
+        ];
+        for (schema, why) in cases {
+            assert_ne!(schema, SCHEMA, "{why}");
+            assert_eq!(category_expressions(&schema), Err(why.to_string()));
+        }
     }
 }
