@@ -1,8 +1,9 @@
 //! Both engines, one behaviour: random sequences of writes and reads give
 //! the same results (ids, positions, global positions, data text, errors) on
 //! the Postgres extension and the SQLite extension; consumer-group
-//! assignment of many random stream names is the same on both and follows
-//! hash_64's definition.
+//! assignment of many random stream names is the same on both. Consumer-group
+//! rows are also checked against Message DB's rule in plain SQL, computed by
+//! Postgres itself (md5 of the cardinal id), not by core or either extension.
 //!
 //! Needs the Postgres cluster of `tests/setup.sh` (or `MESSAGE_STORE_TEST_PG`).
 
@@ -78,6 +79,39 @@ enum Op {
 }
 
 const COLUMNS: &str = "id, stream_name, type, position, global_position, data, metadata";
+
+/// Message DB's `hash_64(cardinal_id(name))` of the text column `name` in
+/// plain SQL: md5 of the cardinal id (after the first `-`, up to the first
+/// `+`), its first 16 hex digits as a bigint.
+macro_rules! message_db_hash {
+    ($name:literal) => {
+        concat!(
+            "('x' || left(md5(split_part(substr(",
+            $name,
+            ", strpos(",
+            $name,
+            ", '-') + 1), '+', 1)), 16))::bit(64)::bigint"
+        )
+    };
+}
+
+/// A category read with a consumer group as Message DB defines it, in plain
+/// SQL over Postgres' table, with the reader's parameters: its category,
+/// position, batch size and correlation rules, and a stream's membership
+/// by the md5 of its cardinal id (none without an id).
+const GROUP_READ: &str = concat!(
+    "SELECT id::text, stream_name, type, position, global_position, data::text, metadata::text
+     FROM message_store.messages
+     WHERE split_part(stream_name, '-', 1) = $1::varchar
+       AND global_position >= coalesce($2::bigint, 1)
+       AND ($4::varchar IS NULL OR split_part(metadata->>'correlationStreamName', '-', 1) = $4::varchar)
+       AND strpos(stream_name, '-') > 0
+       AND mod(abs(",
+    message_db_hash!("stream_name"),
+    "), $6::bigint) = $5::bigint
+     ORDER BY global_position
+     LIMIT nullif(coalesce($3::bigint, 1000), -1)"
+);
 
 impl Op {
     /// The SQL for each engine (Postgres' with casts for its parameters) and the arguments.
@@ -247,13 +281,26 @@ fn small() -> impl Strategy<Value = Option<i64>> {
     prop_oneof![Just(None), (-3i64..8).prop_map(Some)]
 }
 
+/// A consumer group's member and size: any, or half the time a member of
+/// a group (so that reads of groups find rows).
+fn consumer_group() -> impl Strategy<Value = (Option<i64>, Option<i64>)> {
+    prop_oneof![
+        (
+            small(),
+            prop_oneof![Just(None), (-1i64..4).prop_map(Some), Just(Some(40000))]
+        ),
+        (1i64..4)
+            .prop_flat_map(|size| (0..size).prop_map(move |member| (Some(member), Some(size)))),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => (stream(), "[AB]", prop::option::of(json_text()), metadata(), prop_oneof![3 => Just(None), 1 => (-1i64..4).prop_map(Some)])
             .prop_map(|(stream, kind, data, metadata, expected_version)| Op::Write { id: 0, stream, kind, data, metadata, expected_version }),
         1 => (stream(), small(), small()).prop_map(|(stream, position, batch)| Op::Stream { stream, position, batch }),
-        2 => (category(), small(), small(), prop::option::of(prop::sample::select(vec!["origin".to_string(), "originX".to_string(), "origin-1".to_string()])), small(), prop_oneof![Just(None), (-1i64..4).prop_map(Some), Just(Some(40000))])
-            .prop_map(|(category, position, batch, correlation, member, size)| Op::Category { category, position, batch, correlation, member, size }),
+        2 => (category(), small(), small(), prop::option::of(prop::sample::select(vec!["origin".to_string(), "originX".to_string(), "origin-1".to_string()])), consumer_group())
+            .prop_map(|(category, position, batch, correlation, (member, size))| Op::Category { category, position, batch, correlation, member, size }),
         1 => (stream(), prop::option::of("[ABC]")).prop_map(|(stream, kind)| Op::Last { stream, kind }),
         1 => stream().prop_map(|stream| Op::Version { stream }),
     ]
@@ -265,6 +312,8 @@ fn random_writes_and_reads_agree() {
     pg.borrow_mut()
         .batch_execute("SET search_path = message_store, public")
         .unwrap();
+    // How many grouped reads, and rows, Message DB's rule checked.
+    let oracle_reads = std::cell::Cell::new((0usize, 0usize));
     let mut runner = TestRunner::new(Config {
         cases: 200,
         ..Config::default()
@@ -286,11 +335,38 @@ fn random_writes_and_reads_agree() {
                 let (pg_sql, sqlite_sql, args) = op.call();
                 let expected = on_postgres(&mut pg, &pg_sql, &args);
                 let got = on_sqlite(&sqlite, &sqlite_sql, &args);
+                if let (
+                    Op::Category {
+                        member: Some(_),
+                        size: Some(_),
+                        ..
+                    },
+                    Ok(_),
+                ) = (op, &expected)
+                {
+                    let plain = on_postgres(&mut pg, GROUP_READ, &args);
+                    let (reads, rows) = oracle_reads.get();
+                    let found = plain.as_ref().map_or(0, |rows| rows.len());
+                    oracle_reads.set((reads + 1, rows + found));
+                    prop_assert_eq!(
+                        &got,
+                        &plain,
+                        "step {} of {:?}: Message DB's rule",
+                        step,
+                        ops
+                    );
+                }
                 prop_assert_eq!(got, expected, "step {} of {:?}", step, ops);
             }
             Ok(())
         })
         .unwrap();
+    let (reads, rows) = oracle_reads.get();
+    eprintln!("Message DB's rule checked {reads} grouped reads, {rows} rows");
+    assert!(
+        reads >= 100 && rows >= 10,
+        "{reads} grouped reads, {rows} rows"
+    );
 }
 
 /// Distinct stream ids from a fixed-seed generator: letters, digits,
@@ -344,11 +420,29 @@ fn consumer_groups_assign_streams_alike() {
     tx.commit().unwrap();
     sqlite.execute_batch("COMMIT").unwrap();
 
+    // The expected members: SQLite's table read with plain SQL, and each
+    // stream name's membership by Message DB's md5 rule, computed by Postgres.
+    let written: Vec<String> = sqlite
+        .prepare("SELECT stream_name FROM messages ORDER BY global_position")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(written.len(), names.len());
+    let members = concat!(
+        "SELECT name FROM unnest($1::text[]) WITH ORDINALITY AS written (name, n)
+         WHERE mod(abs(",
+        message_db_hash!("name"),
+        "), $3::bigint) = $2::bigint
+         ORDER BY n"
+    );
+
     for size in [1i64, 2, 3, 7] {
         let mut assigned = 0;
         for member in 0..size {
             let read = "SELECT stream_name FROM get_category_messages('grp', 1, -1, NULL, $1::bigint, $2::bigint)";
-            let expected = on_postgres(
+            let by_postgres = on_postgres(
                 &mut pg,
                 read,
                 &[Arg::Int(Some(member)), Arg::Int(Some(size))],
@@ -360,13 +454,17 @@ fn consumer_groups_assign_streams_alike() {
                 &[Arg::Int(Some(member)), Arg::Int(Some(size))],
             )
             .unwrap();
-            assert_eq!(got, expected, "member {member} of {size}");
-            for row in &got {
-                let name = row[0].as_deref().unwrap();
-                let cardinal = message_store_core::cardinal_id(name.as_bytes()).unwrap();
-                let hash = message_store_core::hash_64(cardinal);
-                assert_eq!(hash.unsigned_abs() % size as u64, member as u64, "{name}");
-            }
+            let expected: Vec<Vec<Option<String>>> = pg
+                .query(members, &[&written, &member, &size])
+                .unwrap()
+                .iter()
+                .map(|row| vec![Some(row.get(0))])
+                .collect();
+            assert_eq!(
+                got, expected,
+                "member {member} of {size}: Message DB's rule"
+            );
+            assert_eq!(got, by_postgres, "member {member} of {size}: Postgres");
             assigned += got.len();
         }
         assert_eq!(
