@@ -15,6 +15,10 @@ use rusqlite::types::ValueRef;
 /// `value` must be a valid `sqlite3_value`, and the result must not be used
 /// after SQLite may free or change it (the end of the call that passed it).
 pub unsafe fn value_ref<'a>(value: *mut ffi::sqlite3_value) -> ValueRef<'a> {
+    // SAFETY: `value` is valid (the caller's promise). A blob's or text's
+    // pointer is read before its length, as SQLite advises, and covers that
+    // many bytes until the value changes, which the caller's `'a` rules out;
+    // null or empty ones are not made into slices.
     unsafe {
         match ffi::sqlite3_value_type(value) {
             ffi::SQLITE_NULL => ValueRef::Null,

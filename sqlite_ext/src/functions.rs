@@ -30,7 +30,13 @@ fn arg(function: &'static str, name: &'static str) -> Arg {
     Arg { function, name }
 }
 
-/// Registers a function under each of its argument counts.
+/// Registers a function under each of its argument counts. The body runs
+/// in the guard, so a panic gives the error "<name>: internal error (panic
+/// in xFunc)". rusqlite 0.40.2's trampoline (`call_boxed_closure` in
+/// src/functions.rs) also runs the closure in `catch_unwind`, giving
+/// "unwinding panic", and so would catch a panic of its own result
+/// conversion; but its destructor (`free_boxed_value` in src/util/mod.rs)
+/// catches nothing, hence `Held`.
 fn define<T, F>(
     db: &Connection,
     name: &'static str,
@@ -44,7 +50,12 @@ where
 {
     for arity in arities {
         let body = body.clone();
-        db.create_scalar_function(name, arity, flags, move |ctx| body(ctx).map_err(failure))?;
+        db.create_scalar_function(name, arity, flags, move |ctx| {
+            match crate::guard(name, "xFunc", || body(ctx)) {
+                Ok(result) => result.map_err(failure),
+                Err(panic) => Err(failure(panic)),
+            }
+        })?;
     }
     Ok(())
 }
@@ -59,6 +70,46 @@ fn define_text_function<T: rusqlite::ToSql + 'static>(
     define(db, name, 1..=1, PURE, move |ctx| {
         Ok(arg(name, argument).text(ctx.get_raw(0))?.map(body))
     })
+}
+
+/// What a function's closure keeps (the session): SQLite drops the
+/// closure through rusqlite's destructor, which catches nothing, so the
+/// drop runs in the guard here, and a panic in it leaks the value.
+struct Held<T> {
+    value: Option<T>,
+    function: &'static str,
+}
+
+impl<T> Held<T> {
+    fn new(function: &'static str, value: T) -> Held<T> {
+        Held {
+            value: Some(value),
+            function,
+        }
+    }
+}
+
+impl<T: Clone> Clone for Held<T> {
+    fn clone(&self) -> Self {
+        Held {
+            value: self.value.clone(),
+            function: self.function,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Held<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value.as_ref().expect("present until dropped")
+    }
+}
+
+impl<T> Drop for Held<T> {
+    fn drop(&mut self) {
+        let value = self.value.take();
+        let _ = crate::guard(self.function, "xDestroy", move || drop(value));
+    }
 }
 
 fn text_out(bytes: Option<&[u8]>) -> Option<String> {
@@ -110,21 +161,21 @@ pub fn register(db: &Connection, session: &Arc<Session>) -> rusqlite::Result<()>
         Ok(write::next_position(name, version, expected)?)
     })?;
 
-    let s = session.clone();
+    let s = Held::new("write_message", session.clone());
     define(db, "write_message", 4..=6, DIRECT, move |ctx| {
         write_message(&s, ctx)
     })?;
-    let s = session.clone();
+    let s = Held::new("stream_version", session.clone());
     define(db, "stream_version", 1..=1, DIRECT, move |ctx| {
         let name = arg("stream_version", "stream_name").text(ctx.get_raw(0))?;
         stream_version(&s, name)
     })?;
-    let s = session.clone();
+    let s = Held::new("acquire_lock", session.clone());
     define(db, "acquire_lock", 1..=1, DIRECT, move |ctx| {
         let name = arg("acquire_lock", "stream_name").text(ctx.get_raw(0))?;
         acquire_lock(&s, name)
     })?;
-    let s = session.clone();
+    let s = Held::new("set_config", session.clone());
     define(db, "set_config", 3..=3, DIRECT, move |ctx| {
         const F: &str = "set_config";
         let name = arg(F, "setting_name").str(ctx.get_raw(0))?;
@@ -159,7 +210,7 @@ fn stream_version(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<
         return Ok(None);
     }
     let read = || -> Result<Option<i64>, SqliteError> {
-        let stmt = session.lend(Statement::StreamVersion)?;
+        let mut stmt = session.lend(Statement::StreamVersion)?;
         stmt.bind_text(1, name);
         Ok(if stmt.step()? {
             stmt.column_opt_i64(0)
@@ -259,7 +310,7 @@ fn write_message(session: &Arc<Session>, ctx: &Context<'_>) -> Result<i64, Failu
     };
     let time = time::format_timestamp(time::now_micros());
     let insert = |session: &Arc<Session>| -> Result<i64, SqliteError> {
-        let stmt = session.lend(Statement::Insert)?;
+        let mut stmt = session.lend(Statement::Insert)?;
         stmt.bind_opt_text(1, stream_name);
         stmt.bind_text(2, time.as_bytes());
         stmt.bind_opt_text(3, type_);

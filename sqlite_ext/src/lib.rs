@@ -6,6 +6,12 @@
 //! The library file is `libmessage_store_sqlite.so` (`.dylib`, `.dll`), and
 //! its entry point has the name SQLite derives from that file name, so
 //! `.load path/to/libmessage_store_sqlite` needs no entry-point argument.
+//!
+//! Every call SQLite makes into the library runs inside [`guard`]: a panic
+//! never unwinds into SQLite's C frames (where Rust aborts the host), it
+//! becomes an SQLite error, or is dropped in a destructor.
+
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
 mod args;
 mod functions;
@@ -16,13 +22,14 @@ mod shape;
 mod stmt;
 
 use std::ffi::{c_char, c_int};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
 
 use rusqlite::ffi;
-use rusqlite::vtab::Module;
 use rusqlite::Connection;
 
-use readers::{Reader, SettingsTab};
-use session::{Session, HOLDER_TABLE};
+use readers::Reader;
+use session::Session;
 use stmt::Db;
 
 /// An error for SQLite to report: the host sees exactly this text.
@@ -45,19 +52,118 @@ pub(crate) fn failure(message: impl Into<Failure>) -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_ERROR), Some(message.into().0))
 }
 
+/// Runs `body`, a callback `callback` of `what` (a function, a table, the
+/// library) that SQLite called. A panic in it is caught and becomes the
+/// error text `"<what>: internal error (panic in <callback>)"`, which the
+/// caller hands to SQLite where SQLite reads that callback's errors, or
+/// drops in a destructor (a leak, never an abort).
+///
+/// Unwind safety is asserted: the state a callback shares with later calls
+/// sits behind mutexes that stay usable after a panic (`session::lock`),
+/// and each of its steps leaves it consistent; a statement lent when the
+/// panic struck goes back, reset, as the unwind drops it.
+pub(crate) fn guard<T>(what: &str, callback: &str, body: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        probe(what, callback);
+        body()
+    }))
+    .map_err(|payload| {
+        // Dropping the payload could panic again, outside the catch.
+        std::mem::forget(payload);
+        format!("{what}: internal error (panic in {callback})")
+    })
+}
+
+/// Test builds only (feature `panic_probe`): panics in the callback that
+/// `MESSAGE_STORE_PANIC_IN` names as `<what>.<callback>`
+/// (`get_stream_messages.xFilter`), read at every call so one process can
+/// try each callback in turn.
+#[cfg(feature = "panic_probe")]
+pub(crate) fn probe(what: &str, callback: &str) {
+    if let Some(wanted) = std::env::var_os("MESSAGE_STORE_PANIC_IN") {
+        if wanted.to_str() == Some(&format!("{what}.{callback}")) {
+            panic!("panic probe: {what}.{callback}");
+        }
+    }
+}
+
+#[cfg(not(feature = "panic_probe"))]
+#[inline(always)]
+pub(crate) fn probe(_what: &str, _callback: &str) {}
+
+/// A copy, in memory from SQLite's allocator, of an error message for
+/// SQLite to report and free; null when out of memory.
+pub(crate) fn sqlite_text(message: &str) -> *mut c_char {
+    let bytes = message.as_bytes();
+    // SAFETY: a fresh allocation of `len + 1` bytes, or null; the text and
+    // its terminator are written within it, and `bytes` does not overlap it.
+    unsafe {
+        let copy = ffi::sqlite3_malloc64(bytes.len() as u64 + 1).cast::<u8>();
+        if !copy.is_null() {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
+            *copy.add(bytes.len()) = 0;
+        }
+        copy.cast()
+    }
+}
+
 fn register(db: Connection) -> rusqlite::Result<bool> {
-    const SETTINGS_MODULE: Module<SettingsTab> = Module::eponymous_only_module();
-    let session = Session::new(Db(unsafe { db.handle() }));
+    // After rusqlite has taken SQLite's routines, where a real panic would be.
+    probe("message_store", "register");
+    // SAFETY: `db` wraps the connection SQLite is loading the extension
+    // into, and only borrows it. The session holding this `Db` lives in
+    // the user data of the functions and modules registered below, which
+    // SQLite calls only on this connection and destroys when it closes it,
+    // before the connection is gone; so does every statement it prepares.
+    let raw = unsafe { db.handle() };
+    let raw = NonNull::new(raw).ok_or_else(|| failure("no connection".to_string()))?;
+    // SAFETY: as above.
+    let session = Session::new(unsafe { Db::new(raw) });
     functions::register(&db, &session)?;
     for reader in [
         Reader::StreamMessages,
         Reader::CategoryMessages,
         Reader::LastStreamMessage,
     ] {
-        readers::register(unsafe { db.handle() }, &session, reader).map_err(failure)?;
+        readers::register(&db, &session, reader).map_err(failure)?;
     }
-    db.create_module(HOLDER_TABLE, &SETTINGS_MODULE, Some(session))?;
+    readers::register_settings(&db, &session).map_err(failure)?;
     Ok(false)
+}
+
+/// Both entry points: rusqlite's initialisation, then `register`, in the
+/// guard. An error's text goes to `*err`, where SQLite reads it.
+///
+/// # Safety
+/// SQLite's contract for an entry point: `db` is the connection being
+/// loaded into, `err` null or where an error message allocated by
+/// `sqlite3_malloc` may be written, `api` SQLite's routines.
+unsafe fn init(
+    entry_point: &str,
+    db: *mut ffi::sqlite3,
+    err: *mut *mut c_char,
+    api: *mut ffi::sqlite3_api_routines,
+) -> c_int {
+    let loaded = guard("message_store", entry_point, || {
+        // SAFETY: the caller's contract is extension_init2's.
+        unsafe { Connection::extension_init2(db, err, api, register) }
+    });
+    match loaded {
+        Ok(rc) => rc,
+        Err(message) => {
+            if !err.is_null() {
+                // A panic before rusqlite took SQLite's routines leaves no
+                // allocator to copy the text with (the copy panics): no
+                // text then. Not `guard`, which could probe again.
+                let _ = catch_unwind(|| {
+                    // SAFETY: `err` is writable (checked non-null, the
+                    // caller's contract), and SQLite frees what it finds there.
+                    unsafe { *err = sqlite_text(&message) };
+                });
+            }
+            ffi::SQLITE_ERROR
+        }
+    }
 }
 
 /// The entry point SQLite looks for in `libmessage_store_sqlite.*`.
@@ -70,7 +176,8 @@ pub unsafe extern "C" fn sqlite3_messagestoresqlite_init(
     err: *mut *mut c_char,
     api: *mut ffi::sqlite3_api_routines,
 ) -> c_int {
-    unsafe { Connection::extension_init2(db, err, api, register) }
+    // SAFETY: SQLite calls it as an entry point (`init`'s contract).
+    unsafe { init("sqlite3_messagestoresqlite_init", db, err, api) }
 }
 
 /// The generic entry point, so a renamed copy of the library still loads.
@@ -83,5 +190,6 @@ pub unsafe extern "C" fn sqlite3_extension_init(
     err: *mut *mut c_char,
     api: *mut ffi::sqlite3_api_routines,
 ) -> c_int {
-    unsafe { Connection::extension_init2(db, err, api, register) }
+    // SAFETY: SQLite calls it as an entry point (`init`'s contract).
+    unsafe { init("sqlite3_extension_init", db, err, api) }
 }

@@ -11,9 +11,7 @@
 //! `message_store_settings` is a virtual table too: it shows the connection's
 //! settings and holds the statements kept for the scalar functions.
 
-use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
 
@@ -23,12 +21,12 @@ use message_store_core::statement::Statement;
 use message_store_core::Error;
 use rusqlite::ffi;
 use rusqlite::types::ValueRef;
-use rusqlite::vtab::{Context, Filters, IndexInfo, VTab, VTabConnection, VTabCursor};
+use rusqlite::Connection;
 
 use crate::args::{value_ref, Arg};
-use crate::session::{self, Lent, Session, SQL_CONDITION_SETTING};
-use crate::stmt::Stmt;
-use crate::{failure, Failure};
+use crate::session::{self, Lent, Session, HOLDER_TABLE, SQL_CONDITION_SETTING};
+use crate::stmt::{ColumnValue, Stmt};
+use crate::Failure;
 
 /// Columns of `message_store.message`; the arguments follow as hidden columns.
 const RESULT_COLUMNS: c_int = 8;
@@ -91,21 +89,23 @@ impl Reader {
 }
 
 /// Registers `reader` on the connection.
-pub fn register(
-    db: *mut ffi::sqlite3,
-    session: &Arc<Session>,
-    reader: Reader,
-) -> Result<(), String> {
+pub fn register(db: &Connection, session: &Arc<Session>, reader: Reader) -> Result<(), String> {
     let name = CString::new(reader.name()).map_err(|e| e.to_string())?;
-    let aux = Box::into_raw(Box::new((Arc::clone(session), reader)));
-    // SQLite calls `drop_aux` when the module goes, or at once if this fails.
+    let aux = Box::into_raw(Box::new(ReaderAux {
+        session: Arc::clone(session),
+        reader,
+    }));
+    // SAFETY: the handle is `db`'s open connection, used for this call.
+    // `READER_MODULE` is static; `aux` is a leaked box that SQLite owns from
+    // here: it passes it to `x_connect` and calls `drop_aux` on it once,
+    // when the module goes or at once if this fails.
     let rc = unsafe {
         ffi::sqlite3_create_module_v2(
-            db,
+            db.handle(),
             name.as_ptr(),
             &READER_MODULE,
             aux.cast(),
-            Some(drop_aux),
+            Some(drop_aux::<ReaderAux>),
         )
     };
     if rc == ffi::SQLITE_OK {
@@ -118,8 +118,42 @@ pub fn register(
     }
 }
 
-unsafe extern "C" fn drop_aux(aux: *mut c_void) {
-    drop(unsafe { Box::from_raw(aux.cast::<(Arc<Session>, Reader)>()) });
+/// A reader module's user data.
+struct ReaderAux {
+    session: Arc<Session>,
+    reader: Reader,
+}
+
+/// The destructor of a module's user data (`T` is `ReaderAux`, or the
+/// settings table's `Arc<Session>`): a panic is dropped, leaking the rest.
+///
+/// # Safety
+/// `aux` is the `Box<T>` leaked by `register` or `register_settings`, and
+/// SQLite calls this once, after its last use.
+unsafe extern "C" fn drop_aux<T: Named>(aux: *mut c_void) {
+    // SAFETY: the live `T` leaked at registration (the caller's promise).
+    let name = unsafe { (*aux.cast::<T>()).name() };
+    let _ = crate::guard(name, "drop_aux", || {
+        // SAFETY: the box leaked at registration, taken back once.
+        drop(unsafe { Box::from_raw(aux.cast::<T>()) });
+    });
+}
+
+/// What the guard calls a module's user data when it drops it.
+trait Named {
+    fn name(&self) -> &'static str;
+}
+
+impl Named for ReaderAux {
+    fn name(&self) -> &'static str {
+        self.reader.name()
+    }
+}
+
+impl Named for Arc<Session> {
+    fn name(&self) -> &'static str {
+        HOLDER_TABLE
+    }
 }
 
 /// Eponymous only (no `xCreate`): the readers exist in every schema and
@@ -129,16 +163,18 @@ static READER_MODULE: ffi::sqlite3_module = ffi::sqlite3_module {
     xCreate: None,
     xConnect: Some(x_connect),
     xBestIndex: Some(x_best_index),
-    xDisconnect: Some(x_disconnect),
-    xDestroy: Some(x_disconnect),
+    xDisconnect: Some(x_disconnect::<ReaderTab>),
+    xDestroy: Some(x_disconnect::<ReaderTab>),
     xOpen: Some(x_open),
-    xClose: Some(x_close),
+    xClose: Some(x_close::<ReaderCursor>),
     xFilter: Some(x_filter),
     xNext: Some(x_next),
-    xEof: Some(x_eof),
+    xEof: Some(x_eof::<ReaderCursor>),
     xColumn: Some(x_column),
-    xRowid: Some(x_rowid),
+    xRowid: Some(x_rowid::<ReaderCursor>),
     // The readers write nothing and take part in no transaction.
+    // SAFETY: every other field is an integer or an optional function
+    // pointer, for which all zero bits are 0 and `None`.
     ..unsafe { std::mem::zeroed() }
 };
 
@@ -155,95 +191,252 @@ impl Drop for ReaderTab {
     }
 }
 
-/// A copy, in memory from SQLite's allocator, of an error message for
-/// SQLite to report and free.
-fn sqlite_text(message: &str) -> *mut c_char {
-    let bytes = message.as_bytes();
-    unsafe {
-        let copy = ffi::sqlite3_malloc64(bytes.len() as u64 + 1).cast::<u8>();
-        if !copy.is_null() {
-            ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
-            *copy.add(bytes.len()) = 0;
-        }
-        copy.cast()
+/// A virtual table of this module: its name for error texts.
+///
+/// # Safety
+/// The type is `#[repr(C)]` with an `ffi::sqlite3_vtab` first, so a
+/// pointer to it is one to that field and back.
+unsafe trait Table {
+    fn name(&self) -> &'static str;
+}
+
+// SAFETY: `#[repr(C)]`, `base: sqlite3_vtab` first.
+unsafe impl Table for ReaderTab {
+    fn name(&self) -> &'static str {
+        self.reader.name()
     }
 }
 
-/// Runs a method of a reader: an error's message goes to SQLite through
-/// the virtual table, and a panic becomes an error, never an unwind into
-/// SQLite.
-fn guarded(
-    vtab: *mut ffi::sqlite3_vtab,
-    reader: Reader,
-    body: impl FnOnce() -> Result<c_int, Failure>,
-) -> c_int {
-    let message = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(rc)) => return rc,
-        Ok(Err(Failure(message))) => message,
-        Err(_) => format!("{}: internal error (panic)", reader.name()),
-    };
+// SAFETY: `#[repr(C)]`, `base: sqlite3_vtab` first.
+unsafe impl Table for SettingsTab {
+    fn name(&self) -> &'static str {
+        HOLDER_TABLE
+    }
+}
+
+/// A cursor of this module.
+///
+/// # Safety
+/// The type is `#[repr(C)]` with an `ffi::sqlite3_vtab_cursor` first, and
+/// the cursor's `pVtab` is a `Self::Tab`.
+unsafe trait Cursor {
+    type Tab: Table;
+    fn base(&self) -> &ffi::sqlite3_vtab_cursor;
+    fn at_end(&self) -> bool;
+    fn rowid(&self) -> i64;
+    /// An error a callback could not report (`x_eof`), for the next one to.
+    fn failed(&mut self) -> &mut Option<String>;
+}
+
+/// The name of the table of the cursor at `cursor`.
+///
+/// # Safety
+/// `cursor` is a live cursor of type `C` that SQLite passed in.
+unsafe fn cursor_table_name<C: Cursor>(cursor: *mut ffi::sqlite3_vtab_cursor) -> &'static str {
+    // SAFETY: `cursor` is a live `C` (the caller's promise), whose `pVtab`
+    // SQLite set to its live table, a `C::Tab` (`Cursor`'s contract).
+    unsafe {
+        let tab = (*cursor).pVtab.cast::<C::Tab>();
+        (*tab).name()
+    }
+}
+
+/// Sets the message SQLite reports for a failed method of `vtab`,
+/// replacing an earlier one.
+///
+/// # Safety
+/// `vtab` is a live virtual table of this module that SQLite passed in.
+unsafe fn set_error(vtab: *mut ffi::sqlite3_vtab, message: &str) {
+    // SAFETY: `zErrMsg` is null or text from SQLite's allocator (SQLite
+    // frees what it reads and sets it back to null), replaced by a copy it
+    // will free.
     unsafe {
         ffi::sqlite3_free((*vtab).zErrMsg.cast());
-        (*vtab).zErrMsg = sqlite_text(&message);
+        (*vtab).zErrMsg = crate::sqlite_text(message);
     }
+}
+
+/// Runs method `callback` of table `vtab` in the guard: an error's text,
+/// or a panic's, goes to SQLite through the table's `zErrMsg`.
+///
+/// # Safety
+/// `vtab` is a live virtual table of this module that SQLite passed in.
+unsafe fn method(
+    vtab: *mut ffi::sqlite3_vtab,
+    name: &str,
+    callback: &str,
+    body: impl FnOnce() -> Result<c_int, Failure>,
+) -> c_int {
+    let message = match crate::guard(name, callback, body) {
+        Ok(Ok(rc)) => return rc,
+        Ok(Err(Failure(message))) => message,
+        Err(panic) => panic,
+    };
+    // SAFETY: the caller's promise.
+    unsafe { set_error(vtab, &message) };
     ffi::SQLITE_ERROR
 }
 
+/// Runs method `callback` of cursor `cursor` in the guard, as `method`
+/// does, after reporting an error an earlier callback could not.
+///
+/// # Safety
+/// `cursor` is a live cursor of type `C` that SQLite passed in, and no
+/// other reference to it is live.
+unsafe fn cursor_method<C: Cursor>(
+    cursor: *mut ffi::sqlite3_vtab_cursor,
+    callback: &str,
+    body: impl FnOnce(&mut C) -> Result<c_int, Failure>,
+) -> c_int {
+    // SAFETY: the caller's promise: a live `C`, this the only reference.
+    let (name, vtab, cursor) = unsafe {
+        (
+            cursor_table_name::<C>(cursor),
+            (*cursor).pVtab,
+            &mut *cursor.cast::<C>(),
+        )
+    };
+    let run = || match cursor.failed().take() {
+        Some(message) => Err(Failure(message)),
+        None => body(cursor),
+    };
+    // SAFETY: `vtab` is the cursor's live table.
+    unsafe { method(vtab, name, callback, run) }
+}
+
 /// The `n` elements at `items`; SQLite passes a null pointer when there are none.
+///
+/// # Safety
+/// `items` is null or points to `n` initialised elements, valid and not
+/// otherwise referenced for `'a`.
 unsafe fn elements<'a, T>(items: *mut T, n: c_int) -> &'a mut [T] {
     match usize::try_from(n) {
+        // SAFETY: the caller's promise, for a non-null `items`.
         Ok(n) if n > 0 && !items.is_null() => unsafe { std::slice::from_raw_parts_mut(items, n) },
         _ => &mut [],
     }
 }
 
+/// Declares a table being connected and hands it to SQLite; an error's
+/// text, or a panic's, goes to `*err`.
+///
+/// # Safety
+/// SQLite's xConnect contract: `db` is the connection, `vtab` and `err`
+/// are writable.
+unsafe fn connect<T: Table>(
+    db: *mut ffi::sqlite3,
+    name: &str,
+    declaration: &CStr,
+    direct_only: bool,
+    vtab: *mut *mut ffi::sqlite3_vtab,
+    err: *mut *mut c_char,
+    make: impl FnOnce() -> T,
+) -> c_int {
+    let connected = crate::guard(name, "xConnect", || {
+        // SAFETY: called within xConnect, on its connection, as SQLite
+        // requires; the declaration is NUL-terminated and static.
+        let rc = unsafe { ffi::sqlite3_declare_vtab(db, declaration.as_ptr()) };
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        if direct_only {
+            // SAFETY: sqlite3_vtab_config is called within xConnect, on the
+            // connection SQLite passed to it, as SQLite requires.
+            let rc = unsafe { ffi::sqlite3_vtab_config(db, ffi::SQLITE_VTAB_DIRECTONLY) };
+            if rc != ffi::SQLITE_OK {
+                return rc;
+            }
+        }
+        let tab = Box::into_raw(Box::new(make()));
+        // SAFETY: `vtab` is writable (xConnect's contract); SQLite owns the
+        // box from here and gives it back to `x_disconnect`. A `T` starts
+        // with its `sqlite3_vtab` (`Table`'s contract).
+        unsafe { *vtab = tab.cast() };
+        ffi::SQLITE_OK
+    });
+    match connected {
+        Ok(rc) => rc,
+        Err(message) => {
+            if !err.is_null() {
+                // SAFETY: `err` is writable, and SQLite frees what it finds there.
+                unsafe { *err = crate::sqlite_text(&message) };
+            }
+            ffi::SQLITE_ERROR
+        }
+    }
+}
+
+/// A reader's xConnect.
+///
+/// # Safety
+/// SQLite calls it with the `ReaderAux` of `register` and xConnect's contract.
 unsafe extern "C" fn x_connect(
     db: *mut ffi::sqlite3,
     aux: *mut c_void,
     _argc: c_int,
     _argv: *const *const c_char,
     vtab: *mut *mut ffi::sqlite3_vtab,
-    _err: *mut *mut c_char,
+    err: *mut *mut c_char,
 ) -> c_int {
-    let (session, reader) = unsafe { &*aux.cast::<(Arc<Session>, Reader)>() };
-    let rc = unsafe { ffi::sqlite3_declare_vtab(db, reader.declaration().as_ptr()) };
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
+    // SAFETY: `aux` is the `ReaderAux` given at registration, alive until
+    // `drop_aux`, which comes after every connection.
+    let aux = unsafe { &*aux.cast::<ReaderAux>() };
+    let reader = aux.reader;
+    let make = || {
+        aux.session.holder_connected();
+        ReaderTab {
+            base: ffi::sqlite3_vtab::default(),
+            session: Arc::clone(&aux.session),
+            reader,
+        }
+    };
     // Direct-only: no view or trigger of a database file's schema may read
     // through a reader, whose SQL condition could call the direct-only
     // writers.
-    // SAFETY: sqlite3_vtab_config is called within xConnect, on the
-    // connection SQLite passed to it, as SQLite requires.
-    let rc = unsafe { ffi::sqlite3_vtab_config(db, ffi::SQLITE_VTAB_DIRECTONLY) };
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    // SAFETY: the caller's xConnect contract.
+    unsafe {
+        connect(
+            db,
+            reader.name(),
+            reader.declaration(),
+            true,
+            vtab,
+            err,
+            make,
+        )
     }
-    session.holder_connected();
-    let tab = Box::new(ReaderTab {
-        base: unsafe { std::mem::zeroed() },
-        session: Arc::clone(session),
-        reader: *reader,
-    });
-    unsafe { *vtab = Box::into_raw(tab).cast() };
-    ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn x_disconnect(vtab: *mut ffi::sqlite3_vtab) -> c_int {
-    drop(unsafe { Box::from_raw(vtab.cast::<ReaderTab>()) });
+/// xDisconnect and xDestroy: the table goes (a panic leaks it).
+///
+/// # Safety
+/// `vtab` is a table `T` that `connect` made, and SQLite gives it back once.
+unsafe extern "C" fn x_disconnect<T: Table>(vtab: *mut ffi::sqlite3_vtab) -> c_int {
+    // SAFETY: a live `T` (the caller's promise).
+    let name = unsafe { (*vtab.cast::<T>()).name() };
+    let _ = crate::guard(name, "xDisconnect", || {
+        // SAFETY: the box `connect` leaked, taken back once.
+        drop(unsafe { Box::from_raw(vtab.cast::<T>()) });
+    });
     ffi::SQLITE_OK
 }
 
 /// Every argument given is an equality constraint on its hidden column;
 /// they reach `x_filter` in argument order, flagged in `idxNum`.
+///
+/// # Safety
+/// SQLite's xBestIndex contract, on a `ReaderTab`.
 unsafe extern "C" fn x_best_index(
     vtab: *mut ffi::sqlite3_vtab,
     info: *mut ffi::sqlite3_index_info,
 ) -> c_int {
+    // SAFETY: `vtab` is a live `ReaderTab` (the caller's promise).
     let reader = unsafe { (*vtab.cast::<ReaderTab>()).reader };
-    guarded(vtab, reader, || {
+    let plan = || {
+        // SAFETY: `info` is SQLite's, ours alone for this call.
         let info = unsafe { &mut *info };
         let count = reader.arguments().len();
+        // SAFETY: SQLite's array of `nConstraint` entries, for this call.
         let constraints = unsafe { elements(info.aConstraint, info.nConstraint) };
         let mut usable: [Option<usize>; MAX_ARGUMENTS] = [None; MAX_ARGUMENTS];
         let mut unusable: c_int = 0;
@@ -260,6 +453,7 @@ unsafe extern "C" fn x_best_index(
                 unusable |= 1 << arg;
             }
         }
+        // SAFETY: as above; another array than `aConstraint`.
         let usage = unsafe { elements(info.aConstraintUsage, info.nConstraint) };
         let mut idx_num: c_int = 0;
         let mut argv = 0;
@@ -290,29 +484,57 @@ unsafe extern "C" fn x_best_index(
         info.estimatedCost = 10.0;
         info.estimatedRows = 100;
         Ok(ffi::SQLITE_OK)
-    })
+    };
+    // SAFETY: `vtab` is live (the caller's promise).
+    unsafe { method(vtab, reader.name(), "xBestIndex", plan) }
 }
 
+/// A reader's xOpen.
+///
+/// # Safety
+/// SQLite's xOpen contract, on a `ReaderTab`.
 unsafe extern "C" fn x_open(
-    _vtab: *mut ffi::sqlite3_vtab,
+    vtab: *mut ffi::sqlite3_vtab,
     cursor: *mut *mut ffi::sqlite3_vtab_cursor,
 ) -> c_int {
-    let new = Box::new(ReaderCursor {
-        base: unsafe { std::mem::zeroed() },
-        rows: None,
-        row: false,
-        rowid: 0,
-        arguments: Arguments::default(),
+    // SAFETY: `vtab` is a live `ReaderTab` (the caller's promise).
+    let name = unsafe { (*vtab.cast::<ReaderTab>()).name() };
+    let open = || {
+        let new = Box::new(ReaderCursor {
+            base: ffi::sqlite3_vtab_cursor::default(),
+            rows: None,
+            row: false,
+            rowid: 0,
+            arguments: Arguments::default(),
+            failed: None,
+        });
+        // SAFETY: `cursor` is writable (xOpen's contract); SQLite owns the
+        // box from here and gives it back to `x_close`.
+        unsafe { *cursor = Box::into_raw(new).cast() };
+        Ok(ffi::SQLITE_OK)
+    };
+    // SAFETY: `vtab` is live (the caller's promise).
+    unsafe { method(vtab, name, "xOpen", open) }
+}
+
+/// xClose: the cursor goes (a panic leaks it).
+///
+/// # Safety
+/// `cursor` is a `C` that an xOpen of this module made, given back once.
+unsafe extern "C" fn x_close<C: Cursor>(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
+    // SAFETY: a live `C` (the caller's promise).
+    let name = unsafe { cursor_table_name::<C>(cursor) };
+    let _ = crate::guard(name, "xClose", || {
+        // SAFETY: the box xOpen leaked, taken back once.
+        drop(unsafe { Box::from_raw(cursor.cast::<C>()) });
     });
-    unsafe { *cursor = Box::into_raw(new).cast() };
     ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn x_close(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
-    drop(unsafe { Box::from_raw(cursor.cast::<ReaderCursor>()) });
-    ffi::SQLITE_OK
-}
-
+/// A reader's xFilter.
+///
+/// # Safety
+/// SQLite's xFilter contract, on a `ReaderCursor`.
 unsafe extern "C" fn x_filter(
     cursor: *mut ffi::sqlite3_vtab_cursor,
     idx_num: c_int,
@@ -320,27 +542,30 @@ unsafe extern "C" fn x_filter(
     argc: c_int,
     argv: *mut *mut ffi::sqlite3_value,
 ) -> c_int {
-    let cursor = unsafe { &mut *cursor.cast::<ReaderCursor>() };
-    let vtab = cursor.base.pVtab;
-    let tab = unsafe { &*vtab.cast::<ReaderTab>() };
-    guarded(vtab, tab.reader, || {
+    let filter = |cursor: &mut ReaderCursor| {
+        // SAFETY: the cursor's table, alive while the cursor is.
+        let tab = unsafe { &*cursor.base.pVtab.cast::<ReaderTab>() };
         // A cursor is filtered again for each outer row of a join.
         cursor.rows = None;
         cursor.row = false;
         cursor.rowid = 0;
+        // SAFETY: SQLite's `argc` values, valid for this call.
         let given = unsafe { elements(argv, argc) };
         cursor.start(tab, idx_num, given)?;
         Ok(ffi::SQLITE_OK)
-    })
+    };
+    // SAFETY: a live `ReaderCursor` (the caller's promise).
+    unsafe { cursor_method(cursor, "xFilter", filter) }
 }
 
+/// A reader's xNext.
+///
+/// # Safety
+/// SQLite's xNext contract, on a `ReaderCursor`.
 unsafe extern "C" fn x_next(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
-    let cursor = unsafe { &mut *cursor.cast::<ReaderCursor>() };
-    let vtab = cursor.base.pVtab;
-    let reader = unsafe { (*vtab.cast::<ReaderTab>()).reader };
-    guarded(vtab, reader, || {
+    let next = |cursor: &mut ReaderCursor| {
         cursor.rowid += 1;
-        cursor.row = match &cursor.rows {
+        cursor.row = match &mut cursor.rows {
             Some(rows) => rows.step().map_err(|e| Failure(e.message))?,
             None => false,
         };
@@ -349,33 +574,91 @@ unsafe extern "C" fn x_next(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
             cursor.rows = None;
         }
         Ok(ffi::SQLITE_OK)
-    })
+    };
+    // SAFETY: a live `ReaderCursor` (the caller's promise).
+    unsafe { cursor_method(cursor, "xNext", next) }
 }
 
-unsafe extern "C" fn x_eof(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
-    c_int::from(!unsafe { &*cursor.cast::<ReaderCursor>() }.row)
+/// xEof. SQLite reads no error from it: after a panic the cursor says it
+/// is not at its end, so SQLite calls it again (a column, a rowid, the
+/// next row), and that call reports the panic.
+///
+/// # Safety
+/// SQLite's xEof contract, on a `C`.
+unsafe extern "C" fn x_eof<C: Cursor>(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
+    // SAFETY: a live `C`, ours alone for this call (the caller's promise).
+    let (name, cursor) = unsafe { (cursor_table_name::<C>(cursor), &mut *cursor.cast::<C>()) };
+    if cursor.failed().is_some() {
+        return 0;
+    }
+    match crate::guard(name, "xEof", || cursor.at_end()) {
+        Ok(at_end) => c_int::from(at_end),
+        Err(message) => {
+            *cursor.failed() = Some(message);
+            0
+        }
+    }
 }
 
 /// A message's column is handed on from the statement that read it; an
 /// argument column returns the argument as given.
+///
+/// # Safety
+/// SQLite's xColumn contract, on a `ReaderCursor`.
 unsafe extern "C" fn x_column(
     cursor: *mut ffi::sqlite3_vtab_cursor,
     ctx: *mut ffi::sqlite3_context,
     i: c_int,
 ) -> c_int {
-    let cursor = unsafe { &*cursor.cast::<ReaderCursor>() };
-    if i < RESULT_COLUMNS {
-        match &cursor.rows {
-            Some(rows) => unsafe { result_column(ctx, rows.column_sqlite_value(i)) },
-            None => unsafe { ffi::sqlite3_result_null(ctx) },
+    let set = |cursor: &mut ReaderCursor| {
+        if i < RESULT_COLUMNS {
+            match cursor.rows.as_ref().and_then(|rows| rows.column_value(i)) {
+                // SAFETY: `ctx` is this xColumn call's.
+                Some(value) => unsafe { result_column(ctx, value) },
+                // SAFETY: `ctx` is this xColumn call's.
+                None => unsafe { ffi::sqlite3_result_null(ctx) },
+            }
+        } else {
+            match arg_of(i, MAX_ARGUMENTS).and_then(|arg| cursor.arguments.get(arg)) {
+                // SAFETY: `ctx` is this xColumn call's; the value is the
+                // cursor's own copy, alive until its next filter or close.
+                Some(value) => unsafe { ffi::sqlite3_result_value(ctx, value) },
+                // SAFETY: `ctx` is this xColumn call's.
+                None => unsafe { ffi::sqlite3_result_null(ctx) },
+            }
         }
-    } else {
-        match arg_of(i, MAX_ARGUMENTS).and_then(|arg| cursor.arguments.get(arg)) {
-            Some(value) => unsafe { ffi::sqlite3_result_value(ctx, value) },
-            None => unsafe { ffi::sqlite3_result_null(ctx) },
-        }
-    }
-    ffi::SQLITE_OK
+    };
+    // SAFETY: the caller's xColumn contract.
+    unsafe { column(cursor, ctx, set) }
+}
+
+/// Runs an xColumn body in the guard; an error (a panic's, or one an
+/// earlier callback could not report) is set on the result, where SQLite
+/// reads a column's error.
+///
+/// # Safety
+/// SQLite's xColumn contract, on a `C`; no other reference to the cursor.
+unsafe fn column<C: Cursor>(
+    cursor: *mut ffi::sqlite3_vtab_cursor,
+    ctx: *mut ffi::sqlite3_context,
+    body: impl FnOnce(&mut C),
+) -> c_int {
+    // SAFETY: a live `C`, ours alone for this call (the caller's promise).
+    let (name, cursor) = unsafe { (cursor_table_name::<C>(cursor), &mut *cursor.cast::<C>()) };
+    let message = match cursor.failed().take() {
+        Some(message) => message,
+        None => match crate::guard(name, "xColumn", || body(cursor)) {
+            Ok(()) => return ffi::SQLITE_OK,
+            Err(message) => message,
+        },
+    };
+    let Ok(len) = c_int::try_from(message.len()) else {
+        return ffi::SQLITE_ERROR;
+    };
+    // SAFETY: `ctx` is xColumn's; SQLite copies the text, valid for `len`
+    // bytes, before returning.
+    unsafe { ffi::sqlite3_result_error(ctx, message.as_ptr().cast(), len) };
+    ffi::SQLITE_ERROR
 }
 
 /// Sets a column of the statement that read the `messages` table as the
@@ -385,8 +668,16 @@ unsafe extern "C" fn x_column(
 /// `sqlite3_result_value` would allocate a fresh buffer for every text.
 ///
 /// # Safety
-/// `value` is a column of a statement positioned on a row.
-unsafe fn result_column(ctx: *mut ffi::sqlite3_context, value: *mut ffi::sqlite3_value) {
+/// `ctx` is the context of the xColumn call this runs in.
+unsafe fn result_column(ctx: *mut ffi::sqlite3_context, value: ColumnValue<'_>) {
+    let value = value.as_ptr();
+    // SAFETY: `value` is a column of the inner statement's current row,
+    // valid while `ColumnValue`'s borrow lasts (this call). It is an
+    // "unprotected" value, which the sqlite3_value_* calls may read here:
+    // the inner statement runs on the connection whose statement is
+    // calling xColumn, so that connection's mutex is already held. The
+    // text read is valid until the value changes, after its copy into the
+    // result (SQLITE_TRANSIENT).
     unsafe {
         match ffi::sqlite3_value_type(value) {
             ffi::SQLITE_TEXT => {
@@ -405,9 +696,21 @@ unsafe fn result_column(ctx: *mut ffi::sqlite3_context, value: *mut ffi::sqlite3
     }
 }
 
-unsafe extern "C" fn x_rowid(cursor: *mut ffi::sqlite3_vtab_cursor, rowid: *mut i64) -> c_int {
-    unsafe { *rowid = (*cursor.cast::<ReaderCursor>()).rowid };
-    ffi::SQLITE_OK
+/// xRowid.
+///
+/// # Safety
+/// SQLite's xRowid contract, on a `C`.
+unsafe extern "C" fn x_rowid<C: Cursor>(
+    cursor: *mut ffi::sqlite3_vtab_cursor,
+    rowid: *mut i64,
+) -> c_int {
+    let get = |cursor: &mut C| {
+        // SAFETY: `rowid` is writable (xRowid's contract).
+        unsafe { *rowid = cursor.rowid() };
+        Ok(ffi::SQLITE_OK)
+    };
+    // SAFETY: a live `C` (the caller's promise).
+    unsafe { cursor_method(cursor, "xRowid", get) }
 }
 
 fn arg_of(column: c_int, count: usize) -> Option<usize> {
@@ -416,12 +719,15 @@ fn arg_of(column: c_int, count: usize) -> Option<usize> {
 }
 
 /// Copies of a read's arguments, kept only when the query returns them.
+/// Each is a value `sqlite3_value_dup` made, owned here until freed once.
 #[derive(Default)]
 struct Arguments([Option<ptr::NonNull<ffi::sqlite3_value>>; MAX_ARGUMENTS]);
 
 impl Arguments {
     fn clear(&mut self) {
         for value in self.0.iter_mut().filter_map(Option::take) {
+            // SAFETY: a copy owned here (see the type), taken out so it is
+            // freed once.
             unsafe { ffi::sqlite3_value_free(value.as_ptr()) };
         }
     }
@@ -454,6 +760,15 @@ impl std::ops::Deref for Rows {
     }
 }
 
+impl std::ops::DerefMut for Rows {
+    fn deref_mut(&mut self) -> &mut Stmt {
+        match self {
+            Rows::Kept(lent) => lent,
+            Rows::Own(stmt) => stmt,
+        }
+    }
+}
+
 #[repr(C)]
 struct ReaderCursor {
     base: ffi::sqlite3_vtab_cursor,
@@ -461,6 +776,25 @@ struct ReaderCursor {
     row: bool,
     rowid: i64,
     arguments: Arguments,
+    failed: Option<String>,
+}
+
+// SAFETY: `#[repr(C)]`, `base: sqlite3_vtab_cursor` first; `x_open` makes
+// it for a `ReaderTab`.
+unsafe impl Cursor for ReaderCursor {
+    type Tab = ReaderTab;
+    fn base(&self) -> &ffi::sqlite3_vtab_cursor {
+        &self.base
+    }
+    fn at_end(&self) -> bool {
+        !self.row
+    }
+    fn rowid(&self) -> i64 {
+        self.rowid
+    }
+    fn failed(&mut self) -> &mut Option<String> {
+        &mut self.failed
+    }
 }
 
 /// A reader's SQL condition on SQLite: the connection's setting, and
@@ -502,8 +836,13 @@ impl ReaderCursor {
         for (arg, slot) in values.iter_mut().enumerate().take(count) {
             if idx_num & (1 << arg) != 0 {
                 if let Some(&value) = given.next() {
+                    // SAFETY: one of SQLite's arguments to this xFilter,
+                    // read only until it returns (the values go no further
+                    // than this call).
                     *slot = unsafe { value_ref(value) };
                     if idx_num & ARGUMENTS_READ != 0 {
+                        // SAFETY: as above; the copy is SQLite's own, owned
+                        // by `Arguments` from here.
                         let copy = ptr::NonNull::new(unsafe { ffi::sqlite3_value_dup(value) });
                         if copy.is_none() {
                             return Err(Failure(format!("{}: out of memory", reader.name())));
@@ -589,7 +928,7 @@ impl ReaderCursor {
             return Ok(());
         }
         let run = || -> Result<(Rows, bool), crate::stmt::SqliteError> {
-            let rows = match binding.condition {
+            let mut rows = match binding.condition {
                 Some(condition) => {
                     let stmt = session.db.prepare(
                         &session::text(binding.statement).with_condition(condition),
@@ -637,6 +976,8 @@ impl ReaderCursor {
 }
 
 /// `message_store_settings(name, value)`: the connection's settings.
+/// Written against SQLite's module interface as the readers are, so every
+/// callback runs in the guard.
 #[repr(C)]
 pub struct SettingsTab {
     base: ffi::sqlite3_vtab,
@@ -649,85 +990,197 @@ impl Drop for SettingsTab {
     }
 }
 
-unsafe impl<'vtab> VTab<'vtab> for SettingsTab {
-    type Aux = Arc<Session>;
-    type Cursor = SettingsCursor<'vtab>;
-
-    fn connect(
-        _db: &mut VTabConnection,
-        aux: Option<&Self::Aux>,
-        _module_name: &[u8],
-        _database_name: &[u8],
-        _table_name: &[u8],
-        _args: &[&[u8]],
-    ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
-        let session = aux
-            .cloned()
-            .ok_or_else(|| failure("settings registered without a session".to_string()))?;
-        session.holder_connected();
-        Ok((
-            Cow::Borrowed(c"CREATE TABLE x(name TEXT, value TEXT)"),
-            SettingsTab {
-                base: ffi::sqlite3_vtab::default(),
-                session,
-            },
+/// Registers `message_store_settings`, eponymous only, on the connection.
+pub fn register_settings(db: &Connection, session: &Arc<Session>) -> Result<(), String> {
+    let name = CString::new(HOLDER_TABLE).map_err(|e| e.to_string())?;
+    let aux = Box::into_raw(Box::new(Arc::clone(session)));
+    // SAFETY: as in `register`: an open connection, a static module, and
+    // a leaked box SQLite owns and gives back to `drop_aux` once.
+    let rc = unsafe {
+        ffi::sqlite3_create_module_v2(
+            db.handle(),
+            name.as_ptr(),
+            &SETTINGS_MODULE,
+            aux.cast(),
+            Some(drop_aux::<Arc<Session>>),
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(format!(
+            "registering {HOLDER_TABLE} failed (SQLite error {rc})"
         ))
     }
+}
 
-    fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<bool> {
-        info.set_estimated_cost(1.0);
-        info.set_estimated_rows(1);
-        Ok(true)
-    }
+static SETTINGS_MODULE: ffi::sqlite3_module = ffi::sqlite3_module {
+    iVersion: 1,
+    xCreate: None,
+    xConnect: Some(settings_connect),
+    xBestIndex: Some(settings_best_index),
+    xDisconnect: Some(x_disconnect::<SettingsTab>),
+    xDestroy: Some(x_disconnect::<SettingsTab>),
+    xOpen: Some(settings_open),
+    xClose: Some(x_close::<SettingsCursor>),
+    xFilter: Some(settings_filter),
+    xNext: Some(settings_next),
+    xEof: Some(x_eof::<SettingsCursor>),
+    xColumn: Some(settings_column),
+    xRowid: Some(x_rowid::<SettingsCursor>),
+    // SAFETY: as in `READER_MODULE`.
+    ..unsafe { std::mem::zeroed() }
+};
 
-    fn open(&'vtab mut self) -> rusqlite::Result<SettingsCursor<'vtab>> {
-        Ok(SettingsCursor {
+/// The settings table's xConnect.
+///
+/// # Safety
+/// SQLite calls it with the `Arc<Session>` of `register_settings` and
+/// xConnect's contract.
+unsafe extern "C" fn settings_connect(
+    db: *mut ffi::sqlite3,
+    aux: *mut c_void,
+    _argc: c_int,
+    _argv: *const *const c_char,
+    vtab: *mut *mut ffi::sqlite3_vtab,
+    err: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: `aux` is the `Arc<Session>` given at registration, alive
+    // until `drop_aux`, which comes after every connection.
+    let session = unsafe { &*aux.cast::<Arc<Session>>() };
+    let make = || {
+        session.holder_connected();
+        SettingsTab {
+            base: ffi::sqlite3_vtab::default(),
+            session: Arc::clone(session),
+        }
+    };
+    let declaration = c"CREATE TABLE x(name TEXT, value TEXT)";
+    // SAFETY: the caller's xConnect contract.
+    unsafe { connect(db, HOLDER_TABLE, declaration, false, vtab, err, make) }
+}
+
+/// # Safety
+/// SQLite's xBestIndex contract, on a `SettingsTab`.
+unsafe extern "C" fn settings_best_index(
+    vtab: *mut ffi::sqlite3_vtab,
+    info: *mut ffi::sqlite3_index_info,
+) -> c_int {
+    let plan = || {
+        // SAFETY: `info` is SQLite's, ours alone for this call.
+        let info = unsafe { &mut *info };
+        info.estimatedCost = 1.0;
+        info.estimatedRows = 1;
+        Ok(ffi::SQLITE_OK)
+    };
+    // SAFETY: `vtab` is live (the caller's promise).
+    unsafe { method(vtab, HOLDER_TABLE, "xBestIndex", plan) }
+}
+
+/// # Safety
+/// SQLite's xOpen contract, on a `SettingsTab`.
+unsafe extern "C" fn settings_open(
+    vtab: *mut ffi::sqlite3_vtab,
+    cursor: *mut *mut ffi::sqlite3_vtab_cursor,
+) -> c_int {
+    let open = || {
+        let new = Box::new(SettingsCursor {
             base: ffi::sqlite3_vtab_cursor::default(),
-            tab: self,
             rows: Vec::new(),
             at: 0,
-        })
-    }
+            failed: None,
+        });
+        // SAFETY: `cursor` is writable (xOpen's contract); SQLite owns the
+        // box from here and gives it back to `x_close`.
+        unsafe { *cursor = Box::into_raw(new).cast() };
+        Ok(ffi::SQLITE_OK)
+    };
+    // SAFETY: `vtab` is live (the caller's promise).
+    unsafe { method(vtab, HOLDER_TABLE, "xOpen", open) }
 }
 
 #[repr(C)]
-pub struct SettingsCursor<'vtab> {
+pub struct SettingsCursor {
     base: ffi::sqlite3_vtab_cursor,
-    tab: &'vtab SettingsTab,
     rows: Vec<(&'static str, Option<String>)>,
     at: usize,
+    failed: Option<String>,
 }
 
-unsafe impl VTabCursor for SettingsCursor<'_> {
-    fn filter(
-        &mut self,
-        _idx_num: c_int,
-        _idx_str: Option<&str>,
-        _args: &Filters<'_>,
-    ) -> rusqlite::Result<()> {
-        self.rows = vec![(SQL_CONDITION_SETTING, self.tab.session.sql_condition())];
-        self.at = 0;
-        Ok(())
+// SAFETY: `#[repr(C)]`, `base: sqlite3_vtab_cursor` first; `settings_open`
+// makes it for a `SettingsTab`.
+unsafe impl Cursor for SettingsCursor {
+    type Tab = SettingsTab;
+    fn base(&self) -> &ffi::sqlite3_vtab_cursor {
+        &self.base
     }
-
-    fn next(&mut self) -> rusqlite::Result<()> {
-        self.at += 1;
-        Ok(())
-    }
-
-    fn eof(&self) -> bool {
+    fn at_end(&self) -> bool {
         self.at >= self.rows.len()
     }
+    fn rowid(&self) -> i64 {
+        self.at as i64
+    }
+    fn failed(&mut self) -> &mut Option<String> {
+        &mut self.failed
+    }
+}
 
-    fn column(&self, ctx: &mut Context, i: c_int) -> rusqlite::Result<()> {
-        let (name, value) = &self.rows[self.at];
-        match i {
-            0 => ctx.set_result(name),
-            _ => ctx.set_result(value),
+/// # Safety
+/// SQLite's xFilter contract, on a `SettingsCursor`.
+unsafe extern "C" fn settings_filter(
+    cursor: *mut ffi::sqlite3_vtab_cursor,
+    _idx_num: c_int,
+    _idx_str: *const c_char,
+    _argc: c_int,
+    _argv: *mut *mut ffi::sqlite3_value,
+) -> c_int {
+    let filter = |cursor: &mut SettingsCursor| {
+        // SAFETY: the cursor's table, alive while the cursor is.
+        let tab = unsafe { &*cursor.base().pVtab.cast::<SettingsTab>() };
+        cursor.rows = vec![(SQL_CONDITION_SETTING, tab.session.sql_condition())];
+        cursor.at = 0;
+        Ok(ffi::SQLITE_OK)
+    };
+    // SAFETY: a live `SettingsCursor` (the caller's promise).
+    unsafe { cursor_method(cursor, "xFilter", filter) }
+}
+
+/// # Safety
+/// SQLite's xNext contract, on a `SettingsCursor`.
+unsafe extern "C" fn settings_next(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
+    let next = |cursor: &mut SettingsCursor| {
+        cursor.at += 1;
+        Ok(ffi::SQLITE_OK)
+    };
+    // SAFETY: a live `SettingsCursor` (the caller's promise).
+    unsafe { cursor_method(cursor, "xNext", next) }
+}
+
+/// # Safety
+/// SQLite's xColumn contract, on a `SettingsCursor`.
+unsafe extern "C" fn settings_column(
+    cursor: *mut ffi::sqlite3_vtab_cursor,
+    ctx: *mut ffi::sqlite3_context,
+    i: c_int,
+) -> c_int {
+    let set = |cursor: &mut SettingsCursor| {
+        let text = cursor.rows.get(cursor.at).and_then(|(name, value)| {
+            if i == 0 {
+                Some(*name)
+            } else {
+                value.as_deref()
+            }
+        });
+        match text.and_then(|text| Some((text, c_int::try_from(text.len()).ok()?))) {
+            // SAFETY: `ctx` is this xColumn call's; SQLite copies the text,
+            // valid for `len` bytes, before returning.
+            Some((text, len)) => unsafe {
+                ffi::sqlite3_result_text(ctx, text.as_ptr().cast(), len, ffi::SQLITE_TRANSIENT())
+            },
+            // SAFETY: `ctx` is this xColumn call's.
+            None => unsafe { ffi::sqlite3_result_null(ctx) },
         }
-    }
-
-    fn rowid(&self) -> rusqlite::Result<i64> {
-        Ok(self.at as i64)
-    }
+    };
+    // SAFETY: the caller's xColumn contract.
+    unsafe { column(cursor, ctx, set) }
 }

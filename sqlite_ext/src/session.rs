@@ -156,9 +156,17 @@ impl std::ops::Deref for Lent {
     }
 }
 
+impl std::ops::DerefMut for Lent {
+    fn deref_mut(&mut self) -> &mut Stmt {
+        self.stmt
+            .as_mut()
+            .expect("a lent statement is present until dropped")
+    }
+}
+
 impl Drop for Lent {
     fn drop(&mut self) {
-        if let Some(stmt) = self.stmt.take() {
+        if let Some(mut stmt) = self.stmt.take() {
             stmt.reset();
             let mut kept = lock(&self.session.kept);
             if kept.holders > 0 {
@@ -369,7 +377,7 @@ impl Session {
 
     /// The schema version recorded in the file; `None` without the table or a row.
     fn recorded_version(&self) -> Result<Option<i64>, SqliteError> {
-        let stmt = self
+        let mut stmt = self
             .db
             .prepare("SELECT max(version) FROM main.message_store_schema", false)?;
         Ok(if stmt.step()? {
@@ -397,7 +405,7 @@ impl Session {
             stmt.column_text(i)
                 .map(|t| String::from_utf8_lossy(t).into_owned())
         };
-        let table = self.db.prepare(
+        let mut table = self.db.prepare(
             "SELECT sql FROM main.sqlite_schema WHERE type = 'table' AND name = 'messages' COLLATE NOCASE",
             false,
         )?;
@@ -409,7 +417,7 @@ impl Session {
             .index_names()
             .map(|name| format!("'{name}'"))
             .collect();
-        let objects = self.db.prepare(
+        let mut objects = self.db.prepare(
             &format!(
                 "SELECT name, sql FROM main.sqlite_schema WHERE lower(name) IN ({})",
                 names.join(", ")
@@ -425,7 +433,7 @@ impl Session {
         }
         // Other indexes are the owner's business, but a unique one would
         // refuse writes a message store takes.
-        let unique = self.db.prepare(
+        let mut unique = self.db.prepare(
             "SELECT name FROM pragma_index_list('messages', 'main') WHERE \"unique\" AND origin = 'c'",
             false,
         )?;
@@ -445,7 +453,7 @@ impl Session {
 
     fn inspect(&self) -> Result<Found, String> {
         let failed = |e: SqliteError| format!("reading the database schema failed: {}", e.message);
-        let columns = self
+        let mut columns = self
             .db
             .prepare(
                 "SELECT name FROM pragma_table_info('messages', 'main')",
