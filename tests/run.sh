@@ -25,6 +25,10 @@ bash tests/fuzz.sh
 # invocations: their rusqlite features cannot be combined.
 cargo build --release -p message_store_sqlite
 cargo test --release -p message_store_sqlite
+# The extension with its test-only panic probe, which the host tests' panics
+# test loads: a build of its own (profile panic-probe, no fat LTO, so about a
+# minute) into target/panic-probe/, never over the shipped library.
+cargo build --profile panic-probe -p message_store_sqlite --features panic_probe
 cargo test --release -p message_store_sqlite_tests
 # The extension in the sqlite3 CLI and Python under valgrind memcheck.
 bash tests/memcheck.sh

@@ -3,12 +3,10 @@
 
 mod condition;
 mod fmgr;
+pub mod signatures;
 mod spi;
 
-use fmgr::{
-    arg_bytes, arg_datum, arg_i64, arg_str, check, return_null, return_text, setting,
-    setting_is_on, sql_function, text_datum,
-};
+use fmgr::{check, setting, setting_is_on, sql_function, Call};
 use message_store_core::condition::Dialect;
 use message_store_core::error::display_nullable;
 use message_store_core::read::{sql_condition_enabled, CategoryRead, ConditionGate, StreamRead};
@@ -16,7 +14,8 @@ use message_store_core::statement::Statement;
 use message_store_core::write::CategoryLock;
 use message_store_core::{self as rules, MESSAGE_STORE_VERSION};
 use pgrx::pg_sys::{self, Datum};
-use spi::{Connection, Param, SetResult};
+use signatures::*;
+use spi::{Connection, Param};
 
 ::pgrx::pg_module_magic!();
 
@@ -67,56 +66,68 @@ fn notice(lines: &[String]) {
 
 sql_function! {
     /// `category(stream_name varchar) RETURNS varchar`, STRICT.
-    fn message_store_category / pg_finfo_message_store_category(fcinfo) {
-        let name = arg_bytes(fcinfo, 0).unwrap_or_default();
-        text_datum(rules::category(name))
+    fn message_store_category / pg_finfo_message_store_category = category::FUNCTION;
+    |call| {
+        let name = call.bytes(category::STREAM_NAME).unwrap_or_default();
+        let result = call.return_text(Some(rules::category(name)));
+        call.panic_probe();
+        result
     }
 }
 
 sql_function! {
     /// `id(stream_name varchar) RETURNS varchar`, STRICT.
-    fn message_store_id / pg_finfo_message_store_id(fcinfo) {
-        let name = arg_bytes(fcinfo, 0).unwrap_or_default();
-        return_text(rules::id(name), fcinfo)
+    fn message_store_id / pg_finfo_message_store_id = id::FUNCTION;
+    |call| {
+        let name = call.bytes(id::STREAM_NAME).unwrap_or_default();
+        call.return_text(rules::id(name))
     }
 }
 
 sql_function! {
     /// `cardinal_id(stream_name varchar) RETURNS varchar`, STRICT.
-    fn message_store_cardinal_id / pg_finfo_message_store_cardinal_id(fcinfo) {
-        let name = arg_bytes(fcinfo, 0).unwrap_or_default();
-        return_text(rules::cardinal_id(name), fcinfo)
+    fn message_store_cardinal_id / pg_finfo_message_store_cardinal_id = cardinal_id::FUNCTION;
+    |call| {
+        let name = call.bytes(cardinal_id::STREAM_NAME).unwrap_or_default();
+        call.return_text(rules::cardinal_id(name))
     }
 }
 
 sql_function! {
     /// `is_category(stream_name varchar) RETURNS boolean`; NULL is a category.
-    fn message_store_is_category / pg_finfo_message_store_is_category(fcinfo) {
-        Datum::from(rules::is_category(arg_bytes(fcinfo, 0)))
+    fn message_store_is_category / pg_finfo_message_store_is_category = is_category::FUNCTION;
+    |call| {
+        Datum::from(rules::is_category(call.bytes(is_category::STREAM_NAME)))
     }
 }
 
 sql_function! {
     /// `hash_64(value varchar) RETURNS bigint`, STRICT.
-    fn message_store_hash_64 / pg_finfo_message_store_hash_64(fcinfo) {
-        Datum::from(rules::hash_64(arg_bytes(fcinfo, 0).unwrap_or_default()))
+    fn message_store_hash_64 / pg_finfo_message_store_hash_64 = hash_64::FUNCTION;
+    |call| {
+        Datum::from(rules::hash_64(call.bytes(hash_64::VALUE).unwrap_or_default()))
     }
 }
 
 sql_function! {
     /// `is_consumer_group_member(stream_name, member, size) RETURNS boolean`, STRICT.
-    fn message_store_is_consumer_group_member / pg_finfo_message_store_is_consumer_group_member(fcinfo) {
-        let name = arg_bytes(fcinfo, 0).unwrap_or_default();
-        let member = arg_i64(fcinfo, 1).unwrap_or_default();
-        let size = arg_i64(fcinfo, 2).unwrap_or_default();
+    fn message_store_is_consumer_group_member / pg_finfo_message_store_is_consumer_group_member
+        = is_consumer_group_member::FUNCTION;
+    |call| {
+        use is_consumer_group_member as f;
+        let name = call.bytes(f::STREAM_NAME).unwrap_or_default();
+        let member = call.i64(f::CONSUMER_GROUP_MEMBER).unwrap_or_default();
+        let size = call.i64(f::CONSUMER_GROUP_SIZE).unwrap_or_default();
         Datum::from(check(rules::is_consumer_group_member(name, member, size)))
     }
 }
 
 sql_function! {
     /// `message_store_version() RETURNS varchar`: the Message DB API level.
-    fn message_store_message_store_version / pg_finfo_message_store_message_store_version(_fcinfo) {
-        text_datum(MESSAGE_STORE_VERSION.as_bytes())
+    fn message_store_message_store_version / pg_finfo_message_store_message_store_version
+        = message_store_version::FUNCTION;
+    |call| {
+        call.return_text(Some(MESSAGE_STORE_VERSION.as_bytes()))
     }
 }
 
@@ -125,11 +136,12 @@ sql_function! {
 /// Takes the transaction-scoped advisory lock of the stream's category, so
 /// writers of one category commit in global-position order. A NULL name
 /// takes no lock. Returns the lock key.
-unsafe fn acquire_lock(stream_name: Option<&[u8]>, debug: bool) -> Option<i64> {
+fn acquire_lock(stream_name: Option<&[u8]>, debug: bool) -> Option<i64> {
     let lock = stream_name.map(CategoryLock::of);
     let category = lock.map(|lock| lock.category);
     let key = lock.map(|lock| lock.key);
     if let Some(key) = key {
+        // SAFETY: pg_advisory_xact_lock_int8 takes one bigint, not NULL.
         unsafe {
             pgrx::fcinfo::direct_function_call_as_datum(
                 pg_sys::pg_advisory_xact_lock_int8,
@@ -150,70 +162,42 @@ unsafe fn acquire_lock(stream_name: Option<&[u8]>, debug: bool) -> Option<i64> {
 
 sql_function! {
     /// `acquire_lock(stream_name varchar) RETURNS bigint`.
-    fn message_store_acquire_lock / pg_finfo_message_store_acquire_lock(fcinfo) {
-        match acquire_lock(arg_bytes(fcinfo, 0), debug_write()) {
-            Some(key) => Datum::from(key),
-            None => return_null(fcinfo),
-        }
+    fn message_store_acquire_lock / pg_finfo_message_store_acquire_lock = acquire_lock::FUNCTION;
+    |call| {
+        call.return_i64(acquire_lock(call.bytes(acquire_lock::STREAM_NAME), debug_write()))
     }
 }
 
 sql_function! {
     /// `stream_version(stream_name varchar) RETURNS bigint`: NULL for an empty stream.
-    fn message_store_stream_version / pg_finfo_message_store_stream_version(fcinfo) {
+    fn message_store_stream_version / pg_finfo_message_store_stream_version
+        = stream_version::FUNCTION;
+    |call| {
         let connection = Connection::connect();
-        let version = connection.select_i64(Statement::StreamVersion, &[Param(arg_datum(fcinfo, 0))]);
+        let version = connection.select_i64(
+            Statement::StreamVersion,
+            &[call.param(stream_version::STREAM_NAME)],
+        );
         connection.finish();
-        match version {
-            Some(version) => Datum::from(version),
-            None => return_null(fcinfo),
-        }
-    }
-}
-
-/// A text datum read as a uuid by Postgres' own input function (which
-/// accepts upper case, braces and missing hyphens, and raises 22P02
-/// `invalid input syntax for type uuid` otherwise).
-unsafe fn uuid_from_text(text: Datum) -> Datum {
-    unsafe {
-        let chars = pg_sys::text_to_cstring(text.cast_mut_ptr());
-        pgrx::fcinfo::direct_function_call_as_datum(pg_sys::uuid_in, &[Some(Datum::from(chars))])
-            .expect("uuid_in returns a uuid")
-    }
-}
-
-/// The text of a jsonb datum, for debug notices.
-unsafe fn jsonb_text(datum: Option<Datum>) -> String {
-    match datum {
-        Some(datum) => unsafe {
-            let text =
-                pgrx::fcinfo::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(datum)])
-                    .expect("jsonb_out returns text");
-            std::ffi::CStr::from_ptr(text.cast_mut_ptr())
-                .to_string_lossy()
-                .into_owned()
-        },
-        None => "<NULL>".to_string(),
+        call.return_i64(version)
     }
 }
 
 sql_function! {
     /// `write_message(id, stream_name, type, data, metadata, expected_version) RETURNS bigint`:
     /// appends a message to a stream and returns its position.
-    fn message_store_write_message / pg_finfo_message_store_write_message(fcinfo) {
-        let id = arg_datum(fcinfo, 0);
-        let stream_name_datum = arg_datum(fcinfo, 1);
-        let stream_name = arg_bytes(fcinfo, 1);
-        let message_type = arg_datum(fcinfo, 2);
-        let data = arg_datum(fcinfo, 3);
-        let metadata = arg_datum(fcinfo, 4);
-        let expected_version = arg_i64(fcinfo, 5);
+    fn message_store_write_message / pg_finfo_message_store_write_message
+        = write_message::FUNCTION;
+    |call| {
+        use write_message as f;
+        let stream_name = call.bytes(f::STREAM_NAME);
+        let expected_version = call.i64(f::EXPECTED_VERSION);
         let debug = debug_write();
 
         acquire_lock(stream_name, debug);
         let connection = Connection::connect();
         let stream_version =
-            connection.select_i64(Statement::StreamVersion, &[Param(stream_name_datum)]);
+            connection.select_i64(Statement::StreamVersion, &[call.param(f::STREAM_NAME)]);
         let position = check(rules::write::next_position(
             stream_name,
             stream_version,
@@ -222,30 +206,31 @@ sql_function! {
         // The id becomes a uuid here, after the version check and before the
         // insert: an id that is not a uuid fails with Postgres' own error and
         // uses up no global position, however the insert is planned.
-        let id = id.map(|text| uuid_from_text(text));
+        let id = call.uuid_param(f::ID);
         connection.execute(
             Statement::Insert,
             &[
-                Param(id),
-                Param(stream_name_datum),
-                Param(Some(Datum::from(position))),
-                Param(message_type),
-                Param(data),
-                Param(metadata),
+                id,
+                call.param(f::STREAM_NAME),
+                Param::int8(Some(position)),
+                call.param(f::TYPE),
+                call.param(f::DATA),
+                call.param(f::METADATA),
             ],
             pg_sys::SPI_OK_INSERT,
         );
+        call.panic_probe();
         connection.finish();
 
         if debug {
             let stream_version = stream_version.unwrap_or(rules::write::EMPTY_STREAM_VERSION);
             notice(&[
                 "» write_message".to_string(),
-                format!("id ($1): {}", shown(arg_bytes(fcinfo, 0))),
+                format!("id ($1): {}", shown(call.bytes(f::ID))),
                 format!("stream_name ($2): {}", shown(stream_name)),
-                format!("type ($3): {}", shown(arg_bytes(fcinfo, 2))),
-                format!("data ($4): {}", jsonb_text(data)),
-                format!("metadata ($5): {}", jsonb_text(metadata)),
+                format!("type ($3): {}", shown(call.bytes(f::TYPE))),
+                format!("data ($4): {}", call.jsonb_text(f::DATA)),
+                format!("metadata ($5): {}", call.jsonb_text(f::METADATA)),
                 format!("expected_version ($6): {}", display_nullable(expected_version)),
                 format!("_stream_version: {stream_version}"),
                 format!("_next_position: {position}"),
@@ -259,39 +244,34 @@ sql_function! {
 
 /// Runs a read into the call's result: the statement's kept plan, or the
 /// one-off query that holds a caller's SQL condition.
-unsafe fn read_messages(
-    fcinfo: pg_sys::FunctionCallInfo,
+fn read_messages(
+    call: &Call,
     statement: Statement,
     condition_sql: Option<&str>,
     params: &[Param],
 ) -> Datum {
-    unsafe {
-        let result = SetResult::new(fcinfo);
-        let connection = Connection::connect();
-        match condition_sql {
-            Some(sql) => {
-                connection.read_sql_into_result(&result, sql, spi::arg_types(statement), params)
-            }
-            None => connection.read_into_result(&result, statement, params),
-        }
-        connection.finish();
-        result.finish(fcinfo)
+    let result = call.set_result();
+    let connection = Connection::connect();
+    match condition_sql {
+        Some(sql) => connection.read_sql_into_result(&result, sql, statement, params),
+        None => connection.read_into_result(&result, statement, params),
     }
-}
-
-/// The limit parameter: NULL reads without a limit.
-fn limit_param(limit: Option<i64>) -> Param {
-    Param(limit.map(Datum::from))
+    call.panic_probe();
+    connection.finish();
+    call.return_set(result)
 }
 
 sql_function! {
     /// `get_stream_messages(stream_name, position, batch_size, condition) RETURNS SETOF message`.
-    fn message_store_get_stream_messages / pg_finfo_message_store_get_stream_messages(fcinfo) {
+    fn message_store_get_stream_messages / pg_finfo_message_store_get_stream_messages
+        = get_stream_messages::FUNCTION;
+    |call| {
+        use get_stream_messages as f;
         let read = check(StreamRead::new(
-            arg_bytes(fcinfo, 0),
-            arg_i64(fcinfo, 1),
-            arg_i64(fcinfo, 2),
-            arg_str(fcinfo, 3),
+            call.bytes(f::STREAM_NAME),
+            call.i64(f::POSITION),
+            call.i64(f::BATCH_SIZE),
+            call.text(f::CONDITION),
             &Settings,
         ));
         let statement = Statement::of_stream_read(&read);
@@ -314,26 +294,29 @@ sql_function! {
         }
         let limit = check(read.limit());
         let params = [
-            Param(arg_datum(fcinfo, 0)),
-            Param(Some(Datum::from(read.position))),
-            limit_param(limit),
+            call.param(f::STREAM_NAME),
+            Param::int8(Some(read.position)),
+            Param::int8(limit),
         ];
-        read_messages(fcinfo, statement, sql.as_deref(), &params)
+        read_messages(&call, statement, sql.as_deref(), &params)
     }
 }
 
 sql_function! {
     /// `get_category_messages(category, position, batch_size, correlation,
     /// consumer_group_member, consumer_group_size, condition) RETURNS SETOF message`.
-    fn message_store_get_category_messages / pg_finfo_message_store_get_category_messages(fcinfo) {
+    fn message_store_get_category_messages / pg_finfo_message_store_get_category_messages
+        = get_category_messages::FUNCTION;
+    |call| {
+        use get_category_messages as f;
         let read = check(CategoryRead::new(
-            arg_bytes(fcinfo, 0),
-            arg_i64(fcinfo, 1),
-            arg_i64(fcinfo, 2),
-            arg_bytes(fcinfo, 3),
-            arg_i64(fcinfo, 4),
-            arg_i64(fcinfo, 5),
-            arg_str(fcinfo, 6),
+            call.bytes(f::CATEGORY),
+            call.i64(f::POSITION),
+            call.i64(f::BATCH_SIZE),
+            call.bytes(f::CORRELATION),
+            call.i64(f::CONSUMER_GROUP_MEMBER),
+            call.i64(f::CONSUMER_GROUP_SIZE),
+            call.text(f::CONDITION),
             &Settings,
         ));
         let statement = Statement::of_category_read(&read);
@@ -365,31 +348,33 @@ sql_function! {
         }
         let limit = check(read.check_execution());
         let params = [
-            Param(arg_datum(fcinfo, 0)),
-            Param(Some(Datum::from(read.position))),
-            limit_param(limit),
-            Param(arg_datum(fcinfo, 3)),
-            Param(read.consumer_group.map(|g| Datum::from(g.member))),
-            Param(read.consumer_group.map(|g| Datum::from(g.size))),
+            call.param(f::CATEGORY),
+            Param::int8(Some(read.position)),
+            Param::int8(limit),
+            call.param(f::CORRELATION),
+            Param::int8(read.consumer_group.map(|g| g.member)),
+            Param::int8(read.consumer_group.map(|g| g.size)),
         ];
-        read_messages(fcinfo, statement, sql.as_deref(), &params)
+        read_messages(&call, statement, sql.as_deref(), &params)
     }
 }
 
 sql_function! {
     /// `get_last_stream_message(stream_name, type) RETURNS SETOF message`: 0 or 1 row.
-    fn message_store_get_last_stream_message / pg_finfo_message_store_get_last_stream_message(fcinfo) {
-        let stream_name = arg_datum(fcinfo, 0);
-        let message_type = arg_datum(fcinfo, 1);
-        let statement = Statement::last_message(message_type.is_some());
+    fn message_store_get_last_stream_message / pg_finfo_message_store_get_last_stream_message
+        = get_last_stream_message::FUNCTION;
+    |call| {
+        use get_last_stream_message as f;
+        let message_type = call.param(f::TYPE);
+        let statement = Statement::last_message(!call.is_null(f::TYPE));
         if debug_get() {
             notice(&[
                 "» get_last_message".to_string(),
-                format!("stream_name ($1): {}", shown(arg_bytes(fcinfo, 0))),
-                format!("type ($2): {}", shown(arg_bytes(fcinfo, 1))),
+                format!("stream_name ($1): {}", shown(call.bytes(f::STREAM_NAME))),
+                format!("type ($2): {}", shown(call.bytes(f::TYPE))),
                 format!("Generated Command: {}", spi::text(statement).sql()),
             ]);
         }
-        read_messages(fcinfo, statement, None, &[Param(stream_name), Param(message_type)])
+        read_messages(&call, statement, None, &[call.param(f::STREAM_NAME), message_type])
     }
 }

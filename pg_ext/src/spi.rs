@@ -10,7 +10,8 @@ use message_store_core::{condition::Fault, Error};
 use pgrx::pg_sys::{self, Datum, Oid};
 use std::cell::Cell;
 use std::ffi::{CStr, CString};
-use std::ptr;
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
 
 use crate::fmgr::raise;
 
@@ -191,24 +192,77 @@ thread_local! {
         const { [const { Cell::new(ptr::null_mut()) }; Statement::COUNT] };
 }
 
-/// A parameter value: its type and datum, `None` for NULL.
+/// A parameter value: its datum (`None` for NULL) and its type, valid for
+/// `'a`. Statements check each parameter's type against theirs.
 #[derive(Clone, Copy)]
-pub struct Param(pub Option<Datum>);
+pub struct Param<'a> {
+    datum: Option<Datum>,
+    type_oid: Oid,
+    value: PhantomData<&'a ()>,
+}
 
-pub struct Connection(());
+impl<'a> Param<'a> {
+    /// # Safety
+    /// `datum` is `None` or a value of type `type_oid`, and what it points
+    /// to (for a type passed by reference) stays valid for `'a`.
+    pub unsafe fn new(datum: Option<Datum>, type_oid: Oid) -> Param<'a> {
+        Param {
+            datum,
+            type_oid,
+            value: PhantomData,
+        }
+    }
+}
+
+impl Param<'static> {
+    /// A bigint, passed by value.
+    pub fn int8(value: Option<i64>) -> Param<'static> {
+        Param {
+            datum: value.map(Datum::from),
+            type_oid: pg_sys::INT8OID,
+            value: PhantomData,
+        }
+    }
+}
+
+/// Whether a value of type `given` may be passed as a parameter of type
+/// `declared`: the same type, or varchar as text (binary compatible).
+fn passes_as(given: Oid, declared: Oid) -> bool {
+    given == declared || (given == pg_sys::VARCHAROID && declared == pg_sys::TEXTOID)
+}
+
+/// Checks that `params` are values of a statement's parameter types, so
+/// executing it reads each datum as what it is.
+fn check_params(statement: Statement, params: &[Param]) {
+    let types = arg_types(statement);
+    assert!(
+        params.len() == types.len()
+            && params
+                .iter()
+                .zip(types)
+                .all(|(param, &declared)| passes_as(param.type_oid, declared)),
+        "parameters of {statement:?} do not match its types"
+    );
+}
+
+/// An open SPI connection of the current call. Not `Send`: SPI is the
+/// backend's one thread's.
+pub struct Connection(PhantomData<*mut ()>);
 
 impl Connection {
     pub fn connect() -> Connection {
-        unsafe {
-            let rc = pg_sys::SPI_connect();
-            check_rc(rc, pg_sys::SPI_OK_CONNECT as i32, c"SPI_connect");
-        }
-        Connection(())
+        // SAFETY: a C function's call may open an SPI connection; it is
+        // finished by `finish` or by the (sub)transaction's abort.
+        let rc = unsafe { pg_sys::SPI_connect() };
+        check_rc(rc, pg_sys::SPI_OK_CONNECT as i32, c"SPI_connect");
+        Connection(PhantomData)
     }
 
     /// Finishes the SPI connection. On an error the connection is not
     /// finished here: the (sub)transaction's abort releases it.
     pub fn finish(self) {
+        // SAFETY: this connection is the innermost open one: each call opens
+        // and finishes its own, and nothing in between keeps one open.
         unsafe {
             pg_sys::SPI_finish();
         }
@@ -234,6 +288,8 @@ impl Connection {
                     arg_types(statement),
                     pg_sys::CURSOR_OPT_GENERIC_PLAN as i32,
                 );
+                // SAFETY: the plan was just prepared, and is neither kept nor
+                // freed; kept, it lives as long as the backend.
                 unsafe { pg_sys::SPI_keepplan(plan) };
                 slot.set(plan);
             }
@@ -242,6 +298,9 @@ impl Connection {
     }
 
     fn prepare(&self, sql: &CStr, arg_types: &[Oid], cursor_options: i32) -> pg_sys::SPIPlanPtr {
+        // SAFETY: SPI is connected (`self`); SPI_prepare_cursor reads a
+        // NUL-terminated text and `arg_types.len()` type oids, and copies
+        // both.
         unsafe {
             let plan = pg_sys::SPI_prepare_cursor(
                 sql.as_ptr(),
@@ -258,39 +317,56 @@ impl Connection {
 
     /// Runs a kept statement that returns at most one row of one bigint.
     pub fn select_i64(&self, statement: Statement, params: &[Param]) -> Option<i64> {
+        check_params(statement, params);
+        let plan = self.kept_plan(statement);
+        let (mut values, nulls) = values_and_nulls(params);
+        // SAFETY: the plan takes `params.len()` parameters of the types
+        // `check_params` checked, valid for this call; values and nulls
+        // hold one entry each.
+        let rc = unsafe {
+            pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 1)
+        };
+        check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_plan");
+        // SAFETY: a SELECT that succeeded leaves its rows in SPI_tuptable,
+        // and at least one when SPI_processed says so; the value is read,
+        // after checking its column is a bigint, before anything else runs.
         unsafe {
-            let plan = self.kept_plan(statement);
-            let (mut values, nulls) = values_and_nulls(params);
-            let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 1);
-            check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_plan");
             if pg_sys::SPI_processed == 0 {
                 return None;
             }
             let table = pg_sys::SPI_tuptable;
+            assert!(
+                (*(*table).tupdesc).natts == 1
+                    && pg_sys::SPI_gettypeid((*table).tupdesc, 1) == pg_sys::INT8OID,
+                "{statement:?} does not select one bigint"
+            );
             let mut is_null = false;
             let value = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut is_null);
+            // A bigint datum holds the value itself (64-bit Postgres).
             (!is_null).then(|| value.value() as i64)
         }
     }
 
     /// Runs a kept statement that changes rows.
     pub fn execute(&self, statement: Statement, params: &[Param], expected: u32) {
-        unsafe {
-            let plan = self.kept_plan(statement);
-            let (mut values, nulls) = values_and_nulls(params);
-            let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0);
-            check_rc(rc, expected as i32, c"SPI_execute_plan");
-        }
+        check_params(statement, params);
+        let plan = self.kept_plan(statement);
+        let (mut values, nulls) = values_and_nulls(params);
+        // SAFETY: the plan takes `params.len()` parameters of the types
+        // `check_params` checked, valid for this call; values and nulls
+        // hold one entry each.
+        let rc = unsafe {
+            pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0)
+        };
+        check_rc(rc, expected as i32, c"SPI_execute_plan");
     }
 
     /// Runs a kept read and streams its rows into the set-returning
     /// function's result.
-    pub unsafe fn read_into_result(
-        &self,
-        result: &SetResult,
-        statement: Statement,
-        params: &[Param],
-    ) {
+    pub fn read_into_result(&self, result: &SetResult, statement: Statement, params: &[Param]) {
+        check_params(statement, params);
+        // SAFETY: a kept plan of `statement`, whose parameter types
+        // `check_params` checked `params` against.
         unsafe {
             self.run_into(
                 result,
@@ -301,32 +377,44 @@ impl Connection {
         }
     }
 
-    /// Plans and runs a one-off read (one with a caller's SQL condition).
-    pub unsafe fn read_sql_into_result(
+    /// Plans and runs a one-off read of `statement`'s parameters (one with
+    /// a caller's SQL condition).
+    pub fn read_sql_into_result(
         &self,
         result: &SetResult,
         sql: &str,
-        arg_types: &[Oid],
+        statement: Statement,
         params: &[Param],
     ) {
+        check_params(statement, params);
         let sql = CString::new(sql)
             .unwrap_or_else(|_| raise(Error::InvalidCondition { fault: Fault::Nul }));
-        unsafe {
-            let plan = self.prepare(&sql, arg_types, 0);
-            // The condition was checked to be one expression, so the text is
-            // one statement; a plan of several would run them all.
+        let plan = self.prepare(&sql, arg_types(statement), 0);
+        // The condition was checked to be one expression, so the text is
+        // one statement; a plan of several would run them all.
+        // SAFETY: the plan was just prepared and not freed; its list of
+        // sources is read before anything else runs.
+        let one_statement = unsafe {
             let sources = pg_sys::SPI_plan_get_plan_sources(plan);
-            if sources.is_null() || (*sources).length != 1 {
-                pg_sys::SPI_freeplan(plan);
-                raise(Error::InvalidCondition {
-                    fault: Fault::NotOneExpression,
-                });
-            }
-            self.run_into(result, plan, arg_types, params);
-            pg_sys::SPI_freeplan(plan);
+            !sources.is_null() && (*sources).length == 1
+        };
+        if !one_statement {
+            // SAFETY: the plan is this function's, not kept, freed once.
+            unsafe { pg_sys::SPI_freeplan(plan) };
+            raise(Error::InvalidCondition {
+                fault: Fault::NotOneExpression,
+            });
         }
+        // SAFETY: the plan was prepared with `statement`'s parameter types,
+        // which `check_params` checked `params` against.
+        unsafe { self.run_into(result, plan, arg_types(statement), params) };
+        // SAFETY: the plan is this function's, not kept, freed once.
+        unsafe { pg_sys::SPI_freeplan(plan) };
     }
 
+    /// # Safety
+    /// `plan` is a valid plan prepared with the parameter types
+    /// `arg_types`, and each of `params` is a value that passes as its type.
     unsafe fn run_into(
         &self,
         result: &SetResult,
@@ -334,15 +422,21 @@ impl Connection {
         arg_types: &[Oid],
         params: &[Param],
     ) {
+        // SAFETY: makeParamList allocates room for `params.len()` entries,
+        // each set here; SPI_execute_plan_extended reads them with the
+        // options and writes the rows to the result's receiver, which is
+        // valid for the call (`SetResult`).
         unsafe {
             let list = pg_sys::makeParamList(params.len() as i32);
             let slots = (*list).params.as_mut_slice(params.len());
-            for ((slot, param), type_oid) in slots.iter_mut().zip(params).zip(arg_types) {
+            // The plan's own types: the executor refuses a parameter whose
+            // type differs from the one the plan was prepared with.
+            for ((slot, param), &type_oid) in slots.iter_mut().zip(params).zip(arg_types) {
                 *slot = pg_sys::ParamExternData {
-                    value: param.0.unwrap_or(Datum::from(0)),
-                    isnull: param.0.is_none(),
+                    value: param.datum.unwrap_or(Datum::from(0)),
+                    isnull: param.datum.is_none(),
                     pflags: pg_sys::PARAM_FLAG_CONST as u16,
-                    ptype: *type_oid,
+                    ptype: type_oid,
                 };
             }
             let options = pg_sys::SPIExecuteOptions {
@@ -352,7 +446,7 @@ impl Connection {
                 // A statement that returns no rows is an error, not an empty read.
                 must_return_tuples: true,
                 tcount: 0,
-                dest: result.dest,
+                dest: result.dest.as_ptr(),
                 owner: ptr::null_mut(),
             };
             let rc = pg_sys::SPI_execute_plan_extended(plan, &options);
@@ -368,7 +462,7 @@ impl Connection {
 fn values_and_nulls(params: &[Param]) -> (Vec<Datum>, Vec<std::ffi::c_char>) {
     params
         .iter()
-        .map(|p| match p.0 {
+        .map(|p| match p.datum {
             Some(datum) => (datum, b' ' as std::ffi::c_char),
             None => (Datum::from(0), b'n' as std::ffi::c_char),
         })
@@ -377,6 +471,8 @@ fn values_and_nulls(params: &[Param]) -> (Vec<Datum>, Vec<std::ffi::c_char>) {
 
 fn check_rc(rc: i32, expected: i32, what: &CStr) {
     if rc != expected {
+        // SAFETY: SPI_result_code_string returns a static NUL-terminated
+        // text for any code.
         let text = unsafe { CStr::from_ptr(pg_sys::SPI_result_code_string(rc)) };
         pgrx::ereport!(
             ERROR,
@@ -407,14 +503,24 @@ unsafe extern "C-unwind" {
 const STRUCTURE_MISMATCH: &CStr = c"structure of query does not match function result type";
 
 /// The materialized result of a set-returning call, and a receiver that
-/// appends query rows to it.
-pub struct SetResult {
-    dest: *mut pg_sys::DestReceiver,
+/// appends query rows to it, valid for the call (`'fcinfo`).
+pub struct SetResult<'fcinfo> {
+    dest: NonNull<pg_sys::DestReceiver>,
+    call: PhantomData<&'fcinfo mut pg_sys::DestReceiver>,
 }
 
-impl SetResult {
+impl<'fcinfo> SetResult<'fcinfo> {
     /// Sets up the call's result (checking that the caller accepts a set).
-    pub unsafe fn new(fcinfo: pg_sys::FunctionCallInfo) -> SetResult {
+    ///
+    /// # Safety
+    /// `fcinfo` is the function manager's call information for the current
+    /// call, valid for `'fcinfo`, which ends no later than the call.
+    pub unsafe fn new(fcinfo: pg_sys::FunctionCallInfo) -> SetResult<'fcinfo> {
+        // SAFETY: InitMaterializedSRF checks that the call's result info is
+        // a ReturnSetInfo that takes a materialized set of the function's
+        // row type (raising an error otherwise), and sets its store and
+        // descriptor, which live for the query; the receiver is allocated
+        // in the call's context.
         unsafe {
             pg_sys::InitMaterializedSRF(fcinfo, 0);
             let rsinfo = (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo;
@@ -430,17 +536,21 @@ impl SetResult {
                 (*rsinfo).setDesc,
                 STRUCTURE_MISMATCH.as_ptr(),
             );
-            SetResult { dest }
+            SetResult {
+                dest: NonNull::new(dest).expect("CreateDestReceiver returns a receiver"),
+                call: PhantomData,
+            }
         }
     }
 
-    /// The SQL return value of a materialized set-returning call.
-    pub unsafe fn finish(self, fcinfo: pg_sys::FunctionCallInfo) -> Datum {
+    /// Done putting rows in: the set is complete.
+    pub fn finish(self) {
+        // SAFETY: the receiver is this result's, valid for the call, and
+        // destroyed once (`self` is consumed).
         unsafe {
-            if let Some(destroy) = (*self.dest).rDestroy {
-                destroy(self.dest);
+            if let Some(destroy) = (*self.dest.as_ptr()).rDestroy {
+                destroy(self.dest.as_ptr());
             }
-            pgrx::fcinfo::pg_return_null(fcinfo)
         }
     }
 }

@@ -1,0 +1,124 @@
+//! A panic in any callback SQLite makes into the extension becomes an
+//! SQLite error, or is dropped in a destructor, and the host lives on: the
+//! library built with the test-only `panic_probe` feature
+//! (`cargo build --profile panic-probe -p message_store_sqlite --features
+//! panic_probe`, into target/panic-probe/, or the file named by
+//! `MESSAGE_STORE_SQLITE_PANIC_PROBE_LIB`) in Debian's python3, which makes
+//! each kind of callback panic in turn (tests/hosts/panics.py).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn probe_library() -> PathBuf {
+    if let Some(path) = std::env::var_os("MESSAGE_STORE_SQLITE_PANIC_PROBE_LIB") {
+        return PathBuf::from(path);
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let path = target.join("panic-probe").join(format!(
+        "libmessage_store_sqlite{}",
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --profile panic-probe -p message_store_sqlite --features panic_probe`",
+        path.display()
+    );
+    path.canonicalize().expect("library path")
+}
+
+/// Each case's probe and what the host printed for it.
+fn expected() -> Vec<String> {
+    let fails = |what: &str, callback: &str| {
+        format!("{what}.{callback}: {what}: internal error (panic in {callback})")
+    };
+    let mut lines = Vec::new();
+    for callback in [
+        "xConnect",
+        "xBestIndex",
+        "xOpen",
+        "xFilter",
+        "xEof",
+        "xNext",
+        "xColumn",
+        "xRowid",
+    ] {
+        lines.push(fails("get_stream_messages", callback));
+    }
+    lines.push(fails("get_category_messages", "xFilter"));
+    lines.push(fails("get_last_stream_message", "xColumn"));
+    for callback in ["xClose", "xDisconnect", "drop_aux"] {
+        lines.push(format!("get_stream_messages.{callback}: lived, 2 rows"));
+    }
+    for callback in [
+        "xConnect",
+        "xBestIndex",
+        "xOpen",
+        "xFilter",
+        "xEof",
+        "xNext",
+        "xColumn",
+        "xRowid",
+    ] {
+        lines.push(fails("message_store_settings", callback));
+    }
+    for callback in ["xClose", "xDisconnect", "drop_aux"] {
+        lines.push(format!("message_store_settings.{callback}: lived, 1 rows"));
+    }
+    for function in ["hash_64", "write_message", "set_config"] {
+        lines.push(fails(function, "xFunc"));
+    }
+    lines.push("write_message.xDestroy: lived, 1 rows".to_string());
+    for entry_point in ["sqlite3_extension_init", "sqlite3_messagestoresqlite_init"] {
+        lines.push(format!(
+            "message_store.register: error during initialization: message_store: internal error (panic in {entry_point})"
+        ));
+    }
+    // The normal write and read after them all.
+    lines.push("2".to_string());
+    lines.push("(3, 2)".to_string());
+    lines
+}
+
+#[test]
+fn every_callback_turns_a_panic_into_an_error_and_the_host_lives_on() {
+    let library = probe_library();
+    let text = library.to_string_lossy();
+    let stem = text
+        .strip_suffix(std::env::consts::DLL_SUFFIX)
+        .unwrap_or(&text);
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hosts/panics.py");
+    let output = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(stem)
+        .arg(dir.path().join("store.db"))
+        .env_remove("MESSAGE_STORE_PANIC_IN")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("Debian's python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // A panic that reached SQLite's frames aborts the process (SIGABRT).
+    assert!(
+        output.status.success(),
+        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        expected(),
+        "stderr: {stderr}"
+    );
+    // Each case panicked for real, destructors included: Rust's panic hook
+    // printed the probe's message.
+    for line in expected().iter().filter(|line| line.contains(": ")) {
+        let probe = line.split(": ").next().unwrap();
+        assert!(
+            stderr.contains(&format!("panic probe: {probe}\n")),
+            "no panic in {probe}: {stderr}"
+        );
+    }
+}
