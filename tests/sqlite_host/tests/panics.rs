@@ -122,3 +122,16 @@ fn every_callback_turns_a_panic_into_an_error_and_the_host_lives_on() {
         );
     }
 }
+
+/// The probe is in the test build only: the shipped library does not read
+/// the variable, the probe build does.
+#[test]
+fn the_shipped_library_has_no_probe() {
+    let has_probe = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        let name = b"MESSAGE_STORE_PANIC_IN";
+        bytes.windows(name.len()).any(|window| window == name)
+    };
+    assert!(has_probe(&probe_library()));
+    assert!(!has_probe(&message_store_sqlite_tests::library_path()));
+}
