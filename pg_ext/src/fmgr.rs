@@ -130,7 +130,7 @@ impl<'fcinfo> Call<'fcinfo> {
     /// function's argument at its position with its type.
     fn datum<T: ArgType>(&self, arg: Arg<T>) -> Option<Datum> {
         assert!(
-            self.function.arg(arg.position) == Some(&arg.declared()),
+            self.function.declares(arg),
             "{} reads {:?}, which its signature does not declare",
             self.function.name,
             arg.declared()

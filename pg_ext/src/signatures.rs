@@ -3,16 +3,19 @@
 //! defaults, result, volatility, strictness and C symbol.
 //!
 //! The functions read their arguments only through the [`Arg`] constants
-//! here (`fmgr::Call` checks each read against its function's table), and
-//! `tests/pg_client/tests/signatures.rs` compares this table with
-//! `sql/schema.sql`, every released install script and the installed
-//! catalog: a read at a position or of a type that the SQL does not declare
-//! fails that test. Pure Rust, no pgrx, so that test can include the file.
+//! here, each made from its function's table by [`Function::arg`], which
+//! refuses (when the crate compiles) a position the table does not have or
+//! a type it does not give there; `fmgr::Call` checks at each read that the
+//! argument is its function's. `tests/pg_client/tests/signatures.rs`
+//! compares the tables with `sql/schema.sql`, every released install
+//! script and the installed catalog. Pure Rust, no pgrx, so that test can
+//! include the file.
 
 use std::marker::PhantomData;
 
 /// The SQL types of the functions' arguments and results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum SqlType {
     Varchar,
     Bigint,
@@ -58,7 +61,8 @@ impl ArgType for Jsonb {
     const SQL: SqlType = SqlType::Jsonb;
 }
 
-/// One argument of one function: its position (from 0) and name.
+/// One argument of one function, as its reads name it: its position (from
+/// 0) and name in the function's table, and its type as a Rust type.
 pub struct Arg<T> {
     pub position: usize,
     pub name: &'static str,
@@ -73,18 +77,9 @@ impl<T> Clone for Arg<T> {
 impl<T> Copy for Arg<T> {}
 
 impl<T: ArgType> Arg<T> {
-    pub const fn new(position: usize, name: &'static str) -> Arg<T> {
-        Arg {
-            position,
-            name,
-            ty: PhantomData,
-        }
-    }
-
     /// The argument as its function's table lists it.
     pub const fn declared(self) -> Declared {
         Declared {
-            position: self.position,
             name: self.name,
             ty: T::SQL,
         }
@@ -94,9 +89,12 @@ impl<T: ArgType> Arg<T> {
 /// An argument as the SQL declares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Declared {
-    pub position: usize,
     pub name: &'static str,
     pub ty: SqlType,
+}
+
+const fn declared(name: &'static str, ty: SqlType) -> Declared {
+    Declared { name, ty }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,9 +135,26 @@ pub struct Function {
 }
 
 impl Function {
-    /// The argument at `position`, if this function has one.
-    pub fn arg(&self, position: usize) -> Option<&Declared> {
-        self.args.get(position)
+    /// The argument at `position`, read as `T`. Used in constants, so a
+    /// position the table does not have, or a type it does not give there,
+    /// stops the crate from compiling.
+    pub const fn arg<T: ArgType>(&self, position: usize) -> Arg<T> {
+        assert!(position < self.args.len(), "no argument at this position");
+        let declared = self.args[position];
+        assert!(
+            declared.ty as u8 == T::SQL as u8,
+            "the argument is declared with another type"
+        );
+        Arg {
+            position,
+            name: declared.name,
+            ty: PhantomData,
+        }
+    }
+
+    /// Whether `arg` is this function's argument at its position.
+    pub fn declares<T: ArgType>(&self, arg: Arg<T>) -> bool {
+        self.args.get(arg.position) == Some(&arg.declared())
     }
 }
 
@@ -148,11 +163,10 @@ macro_rules! name_rule {
     ($module:ident, $symbol:literal, $returns:ident, strict: $strict:literal) => {
         pub mod $module {
             use super::*;
-            pub const STREAM_NAME: Arg<Varchar> = Arg::new(0, "stream_name");
             pub const FUNCTION: Function = Function {
                 name: stringify!($module),
                 symbol: $symbol,
-                args: &[STREAM_NAME.declared()],
+                args: &[declared("stream_name", SqlType::Varchar)],
                 defaults: 0,
                 returns: SqlType::$returns,
                 returns_set: false,
@@ -160,6 +174,7 @@ macro_rules! name_rule {
                 strict: $strict,
                 parallel_safe: true,
             };
+            pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(0);
         }
     };
 }
@@ -172,11 +187,10 @@ name_rule!(is_category, "message_store_is_category", Boolean, strict: false);
 
 pub mod hash_64 {
     use super::*;
-    pub const VALUE: Arg<Varchar> = Arg::new(0, "value");
     pub const FUNCTION: Function = Function {
         name: "hash_64",
         symbol: "message_store_hash_64",
-        args: &[VALUE.declared()],
+        args: &[declared("value", SqlType::Varchar)],
         defaults: 0,
         returns: SqlType::Bigint,
         returns_set: false,
@@ -184,20 +198,18 @@ pub mod hash_64 {
         strict: true,
         parallel_safe: true,
     };
+    pub const VALUE: Arg<Varchar> = FUNCTION.arg(0);
 }
 
 pub mod is_consumer_group_member {
     use super::*;
-    pub const STREAM_NAME: Arg<Varchar> = Arg::new(0, "stream_name");
-    pub const CONSUMER_GROUP_MEMBER: Arg<Bigint> = Arg::new(1, "consumer_group_member");
-    pub const CONSUMER_GROUP_SIZE: Arg<Bigint> = Arg::new(2, "consumer_group_size");
     pub const FUNCTION: Function = Function {
         name: "is_consumer_group_member",
         symbol: "message_store_is_consumer_group_member",
         args: &[
-            STREAM_NAME.declared(),
-            CONSUMER_GROUP_MEMBER.declared(),
-            CONSUMER_GROUP_SIZE.declared(),
+            declared("stream_name", SqlType::Varchar),
+            declared("consumer_group_member", SqlType::Bigint),
+            declared("consumer_group_size", SqlType::Bigint),
         ],
         defaults: 0,
         returns: SqlType::Boolean,
@@ -206,6 +218,9 @@ pub mod is_consumer_group_member {
         strict: true,
         parallel_safe: true,
     };
+    pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(0);
+    pub const CONSUMER_GROUP_MEMBER: Arg<Bigint> = FUNCTION.arg(1);
+    pub const CONSUMER_GROUP_SIZE: Arg<Bigint> = FUNCTION.arg(2);
 }
 
 pub mod message_store_version {
@@ -225,11 +240,10 @@ pub mod message_store_version {
 
 pub mod acquire_lock {
     use super::*;
-    pub const STREAM_NAME: Arg<Varchar> = Arg::new(0, "stream_name");
     pub const FUNCTION: Function = Function {
         name: "acquire_lock",
         symbol: "message_store_acquire_lock",
-        args: &[STREAM_NAME.declared()],
+        args: &[declared("stream_name", SqlType::Varchar)],
         defaults: 0,
         returns: SqlType::Bigint,
         returns_set: false,
@@ -237,15 +251,15 @@ pub mod acquire_lock {
         strict: false,
         parallel_safe: false,
     };
+    pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(0);
 }
 
 pub mod stream_version {
     use super::*;
-    pub const STREAM_NAME: Arg<Varchar> = Arg::new(0, "stream_name");
     pub const FUNCTION: Function = Function {
         name: "stream_version",
         symbol: "message_store_stream_version",
-        args: &[STREAM_NAME.declared()],
+        args: &[declared("stream_name", SqlType::Varchar)],
         defaults: 0,
         returns: SqlType::Bigint,
         returns_set: false,
@@ -253,26 +267,21 @@ pub mod stream_version {
         strict: false,
         parallel_safe: false,
     };
+    pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(0);
 }
 
 pub mod write_message {
     use super::*;
-    pub const ID: Arg<Varchar> = Arg::new(0, "id");
-    pub const STREAM_NAME: Arg<Varchar> = Arg::new(1, "stream_name");
-    pub const TYPE: Arg<Varchar> = Arg::new(2, "type");
-    pub const DATA: Arg<Jsonb> = Arg::new(3, "data");
-    pub const METADATA: Arg<Jsonb> = Arg::new(4, "metadata");
-    pub const EXPECTED_VERSION: Arg<Bigint> = Arg::new(5, "expected_version");
     pub const FUNCTION: Function = Function {
         name: "write_message",
         symbol: "message_store_write_message",
         args: &[
-            ID.declared(),
-            STREAM_NAME.declared(),
-            TYPE.declared(),
-            DATA.declared(),
-            METADATA.declared(),
-            EXPECTED_VERSION.declared(),
+            declared("id", SqlType::Varchar),
+            declared("stream_name", SqlType::Varchar),
+            declared("type", SqlType::Varchar),
+            declared("data", SqlType::Jsonb),
+            declared("metadata", SqlType::Jsonb),
+            declared("expected_version", SqlType::Bigint),
         ],
         defaults: 2,
         returns: SqlType::Bigint,
@@ -281,22 +290,24 @@ pub mod write_message {
         strict: false,
         parallel_safe: false,
     };
+    pub const ID: Arg<Varchar> = FUNCTION.arg(0);
+    pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(1);
+    pub const TYPE: Arg<Varchar> = FUNCTION.arg(2);
+    pub const DATA: Arg<Jsonb> = FUNCTION.arg(3);
+    pub const METADATA: Arg<Jsonb> = FUNCTION.arg(4);
+    pub const EXPECTED_VERSION: Arg<Bigint> = FUNCTION.arg(5);
 }
 
 pub mod get_stream_messages {
     use super::*;
-    pub const STREAM_NAME: Arg<Varchar> = Arg::new(0, "stream_name");
-    pub const POSITION: Arg<Bigint> = Arg::new(1, "position");
-    pub const BATCH_SIZE: Arg<Bigint> = Arg::new(2, "batch_size");
-    pub const CONDITION: Arg<Varchar> = Arg::new(3, "condition");
     pub const FUNCTION: Function = Function {
         name: "get_stream_messages",
         symbol: "message_store_get_stream_messages",
         args: &[
-            STREAM_NAME.declared(),
-            POSITION.declared(),
-            BATCH_SIZE.declared(),
-            CONDITION.declared(),
+            declared("stream_name", SqlType::Varchar),
+            declared("position", SqlType::Bigint),
+            declared("batch_size", SqlType::Bigint),
+            declared("condition", SqlType::Varchar),
         ],
         defaults: 3,
         returns: SqlType::Message,
@@ -305,28 +316,25 @@ pub mod get_stream_messages {
         strict: false,
         parallel_safe: false,
     };
+    pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(0);
+    pub const POSITION: Arg<Bigint> = FUNCTION.arg(1);
+    pub const BATCH_SIZE: Arg<Bigint> = FUNCTION.arg(2);
+    pub const CONDITION: Arg<Varchar> = FUNCTION.arg(3);
 }
 
 pub mod get_category_messages {
     use super::*;
-    pub const CATEGORY: Arg<Varchar> = Arg::new(0, "category");
-    pub const POSITION: Arg<Bigint> = Arg::new(1, "position");
-    pub const BATCH_SIZE: Arg<Bigint> = Arg::new(2, "batch_size");
-    pub const CORRELATION: Arg<Varchar> = Arg::new(3, "correlation");
-    pub const CONSUMER_GROUP_MEMBER: Arg<Bigint> = Arg::new(4, "consumer_group_member");
-    pub const CONSUMER_GROUP_SIZE: Arg<Bigint> = Arg::new(5, "consumer_group_size");
-    pub const CONDITION: Arg<Varchar> = Arg::new(6, "condition");
     pub const FUNCTION: Function = Function {
         name: "get_category_messages",
         symbol: "message_store_get_category_messages",
         args: &[
-            CATEGORY.declared(),
-            POSITION.declared(),
-            BATCH_SIZE.declared(),
-            CORRELATION.declared(),
-            CONSUMER_GROUP_MEMBER.declared(),
-            CONSUMER_GROUP_SIZE.declared(),
-            CONDITION.declared(),
+            declared("category", SqlType::Varchar),
+            declared("position", SqlType::Bigint),
+            declared("batch_size", SqlType::Bigint),
+            declared("correlation", SqlType::Varchar),
+            declared("consumer_group_member", SqlType::Bigint),
+            declared("consumer_group_size", SqlType::Bigint),
+            declared("condition", SqlType::Varchar),
         ],
         defaults: 6,
         returns: SqlType::Message,
@@ -335,16 +343,24 @@ pub mod get_category_messages {
         strict: false,
         parallel_safe: false,
     };
+    pub const CATEGORY: Arg<Varchar> = FUNCTION.arg(0);
+    pub const POSITION: Arg<Bigint> = FUNCTION.arg(1);
+    pub const BATCH_SIZE: Arg<Bigint> = FUNCTION.arg(2);
+    pub const CORRELATION: Arg<Varchar> = FUNCTION.arg(3);
+    pub const CONSUMER_GROUP_MEMBER: Arg<Bigint> = FUNCTION.arg(4);
+    pub const CONSUMER_GROUP_SIZE: Arg<Bigint> = FUNCTION.arg(5);
+    pub const CONDITION: Arg<Varchar> = FUNCTION.arg(6);
 }
 
 pub mod get_last_stream_message {
     use super::*;
-    pub const STREAM_NAME: Arg<Varchar> = Arg::new(0, "stream_name");
-    pub const TYPE: Arg<Varchar> = Arg::new(1, "type");
     pub const FUNCTION: Function = Function {
         name: "get_last_stream_message",
         symbol: "message_store_get_last_stream_message",
-        args: &[STREAM_NAME.declared(), TYPE.declared()],
+        args: &[
+            declared("stream_name", SqlType::Varchar),
+            declared("type", SqlType::Varchar),
+        ],
         defaults: 1,
         returns: SqlType::Message,
         returns_set: true,
@@ -352,6 +368,8 @@ pub mod get_last_stream_message {
         strict: false,
         parallel_safe: false,
     };
+    pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(0);
+    pub const TYPE: Arg<Varchar> = FUNCTION.arg(1);
 }
 
 /// Every C function of the extension.
@@ -370,19 +388,3 @@ pub const FUNCTIONS: [&Function; 13] = [
     &get_category_messages::FUNCTION,
     &get_last_stream_message::FUNCTION,
 ];
-
-/// Each table lists its arguments in position order, and its defaults are
-/// among them: checked when the crate compiles.
-const _: () = {
-    let mut f = 0;
-    while f < FUNCTIONS.len() {
-        let function = FUNCTIONS[f];
-        assert!(function.defaults <= function.args.len());
-        let mut a = 0;
-        while a < function.args.len() {
-            assert!(function.args[a].position == a);
-            a += 1;
-        }
-        f += 1;
-    }
-};
