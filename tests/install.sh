@@ -19,3 +19,15 @@ for script in ../sql/message_store--*.sql; do
     *) install -m 644 "$script" "$extension_dir/$name" ;;
   esac
 done
+
+# The library built with pg_ext's test-only `panic_probe` feature (its
+# functions panic on demand, for tests/pg_client/tests/panics.rs), installed
+# beside the shipped one as message_store_panic_probe.so, which no script
+# names. Same profile and dependencies as the shipped build, so only the
+# crate itself is compiled again, into a package directory of its own. It
+# comes after the shipped install: each cargo build links the crate's
+# target/release library anew, so each install copies its own build.
+probe_dir="$(cd .. && pwd)/target/panic-probe-pg"
+cargo pgrx package --features panic_probe --pg-config "$PG_CONFIG" --out-dir "$probe_dir"
+pkglibdir="$("$PG_CONFIG" --pkglibdir)"
+install -m 755 "$probe_dir$pkglibdir/message_store.so" "$pkglibdir/message_store_panic_probe.so"
