@@ -118,7 +118,7 @@ impl Db {
         let stmt = NonNull::new(raw).map(|raw| Stmt {
             raw,
             bind_failed: ffi::SQLITE_OK,
-            row: false,
+            row_columns: None,
         });
         if !sql.as_bytes()[used.min(sql.len())..]
             .iter()
@@ -180,9 +180,10 @@ pub struct Stmt {
     /// The first failed bind since the last run (a value too long for the
     /// connection, say); the next `step` reports it instead of running.
     bind_failed: c_int,
-    /// Whether the last step gave a row that no reset has ended since:
-    /// SQLite defines column reads only then.
-    row: bool,
+    /// The column count of the row the last step gave, while no reset has
+    /// ended it: SQLite defines column reads only on a row, in range. Read
+    /// at each row, since SQLite may prepare the statement again.
+    row_columns: Option<c_int>,
 }
 
 // SAFETY: a statement is made only by `Db::prepare`, and is bound by the
@@ -277,12 +278,12 @@ impl Stmt {
                 message: message.to_string_lossy().into_owned(),
             });
         }
-        self.row = false;
+        self.row_columns = None;
         // SAFETY: the statement is valid until `drop`; its connection is
         // open and this runs inside a call on it (`Db::new`).
         match unsafe { ffi::sqlite3_step(self.raw()) } {
             ffi::SQLITE_ROW => {
-                self.row = true;
+                self.row_columns = Some(self.column_count());
                 Ok(true)
             }
             ffi::SQLITE_DONE => Ok(false),
@@ -304,7 +305,7 @@ impl Stmt {
     /// statement holds no read snapshot and no copies of arguments.
     pub fn reset(&mut self) {
         self.bind_failed = ffi::SQLITE_OK;
-        self.row = false;
+        self.row_columns = None;
         // SAFETY: the statement is valid until `drop`; both calls take any
         // state of it.
         unsafe {
@@ -315,7 +316,8 @@ impl Stmt {
 
     /// Whether the statement is on a row and `index` is one of its columns.
     fn has_column(&self, index: c_int) -> bool {
-        self.row && (0..self.column_count()).contains(&index)
+        self.row_columns
+            .is_some_and(|columns| (0..columns).contains(&index))
     }
 
     pub fn column_is_null(&self, index: c_int) -> bool {
