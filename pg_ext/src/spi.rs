@@ -487,8 +487,8 @@ fn check_rc(rc: i32, expected: i32, what: &CStr) {
 }
 
 unsafe extern "C-unwind" {
-    // executor/tstoreReceiver.h; not in pgrx's bindings. Only stores its
-    // arguments in the receiver, so it cannot raise an error.
+    // executor/tstoreReceiver.h; not in pgrx 0.18.1's bindings. Only stores
+    // its arguments in the receiver, so it cannot raise an error.
     fn SetTuplestoreDestReceiverParams(
         receiver: *mut pg_sys::DestReceiver,
         store: *mut pg_sys::Tuplestorestate,
