@@ -6,10 +6,10 @@
 //! here, each made from its function's table by [`Function::arg`], which
 //! refuses (when the crate compiles) a position the table does not have or
 //! a type it does not give there; `fmgr::Call` checks at each read that the
-//! argument is its function's. `tests/pg_client/tests/signatures.rs`
-//! compares the tables with `sql/schema.sql`, every released install
-//! script and the installed catalog. Pure Rust, no pgrx, so that test can
-//! include the file.
+//! called function's table gives the argument's type at its position.
+//! `tests/pg_client/tests/signatures.rs` compares the tables with
+//! `sql/schema.sql`, every released install script and the installed
+//! catalog. Pure Rust, no pgrx, so that test can include the file.
 
 use std::marker::PhantomData;
 
