@@ -9,7 +9,10 @@
 //! acknowledges it only after the write (or its transaction's COMMIT)
 //! returned. In every other round the kill finds a transaction open, its
 //! writes done and its pages in the WAL; in the others it lands wherever
-//! the writers are.
+//! the writers are. Acknowledging a transaction's writes before its COMMIT
+//! returned makes the test fail, and so does writing without a journal
+//! (`journal_mode=OFF`, `synchronous=OFF`): the kills then leave indexes
+//! that miss rows, duplicate positions and half transactions.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
