@@ -7,10 +7,13 @@
 #   90-second fuzzing run of every core rule that reads user input;
 # - the SQLite extension loaded into rusqlite, the sqlite3 CLI, Python and
 #   Node: the conformance corpus, storage rules, bad input, several processes
-#   on one WAL file, and the cross-engine property tests (these also need
-#   the Postgres cluster);
-# - the Postgres client tests: the same corpus, and installation tests.
+#   on one WAL file, query plans, forced panics, a crash test, and the
+#   cross-engine property tests (these also need the Postgres cluster);
+#   then the SQLite extension under valgrind memcheck;
+# - the Postgres client tests: the same corpus, installation, signatures,
+#   forced panics and crash tests;
 # - the Postgres isolation specs: several sessions' locks, races and reads.
+# README.md's "What the test command runs" says more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
