@@ -3,9 +3,10 @@
 //! loaded into, with the semantics of the Postgres extension (both follow
 //! `message_store_core`).
 //!
-//! The library file is `libmessage_store_sqlite.so` (`.dylib`, `.dll`), and
-//! its entry point has the name SQLite derives from that file name, so
-//! `.load path/to/libmessage_store_sqlite` needs no entry-point argument.
+//! The library file is `libmessage_store_sqlite.so` (`.dylib`, `.dll`). It
+//! has the generic entry point, which SQLite tries first, and the one named
+//! after the file, which SQLite tries next, so `.load
+//! path/to/libmessage_store_sqlite` needs no entry-point argument.
 //!
 //! Every call SQLite makes into the library runs inside [`guard`]: a panic
 //! never unwinds into SQLite's C frames (where Rust aborts the host), it
