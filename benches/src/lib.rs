@@ -6,6 +6,7 @@
 //! table as real traffic is; every fourth message of each category carries a
 //! `correlationStreamName`. `DATA_SET_VERSION` names the rule: a data set
 //! made by an older rule is made again.
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
 pub mod table_function;
 
