@@ -27,6 +27,8 @@ pub const NOT_NULL_VIOLATION: &str = "23502";
 pub const UNIQUE_VIOLATION: &str = "23505";
 /// SQLSTATE `54000` (program_limit_exceeded).
 pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
+/// SQLSTATE `22023` (invalid_parameter_value).
+pub const INVALID_PARAMETER_VALUE: &str = "22023";
 
 /// How a possibly-NULL argument is printed inside an error text, as
 /// PL/pgSQL's `RAISE` prints it.
@@ -120,6 +122,20 @@ pub enum Error {
     StringOrBlobTooBig {
         limit: u64,
     },
+    /// A `write_messages` or `write_batch` argument that is not a batch as
+    /// `batch` documents it, or is past its limits; `place` names the
+    /// entry or message at fault.
+    InvalidBatch {
+        place: crate::batch::Place,
+        fault: crate::batch::Fault,
+    },
+    /// An idempotent write whose ids are stored, but not all of them, or
+    /// not as this batch would write them.
+    IdempotentConflict {
+        place: crate::batch::Place,
+        id: String,
+        difference: crate::batch::Difference,
+    },
 }
 
 impl Error {
@@ -141,6 +157,18 @@ impl Error {
             Error::UniqueViolation { .. } => UNIQUE_VIOLATION,
             Error::InvalidByteSequence { .. } => CHARACTER_NOT_IN_REPERTOIRE,
             Error::StringOrBlobTooBig { .. } => PROGRAM_LIMIT_EXCEEDED,
+            // An id that is not a uuid is refused as Postgres' uuid input
+            // refuses it; every other fault is in the argument's value.
+            Error::InvalidBatch {
+                fault: crate::batch::Fault::InvalidId { .. },
+                ..
+            } => INVALID_TEXT_REPRESENTATION,
+            Error::InvalidBatch { .. } => INVALID_PARAMETER_VALUE,
+            // The ids are the stored messages' unique key (`messages_id`):
+            // a write that meets them stored otherwise is a unique violation,
+            // as a write that is not idempotent would be, and clients that
+            // catch 23505 for a replayed id catch this too.
+            Error::IdempotentConflict { .. } => UNIQUE_VIOLATION,
             _ => RAISE_EXCEPTION,
         }
     }
@@ -233,6 +261,17 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::StringOrBlobTooBig { .. } => write!(f, "string or blob too big"),
+            Error::InvalidBatch { place, fault } => {
+                if *place != crate::batch::Place::Argument {
+                    write!(f, "{place}: ")?;
+                }
+                write!(f, "{fault}")
+            }
+            Error::IdempotentConflict {
+                place,
+                id,
+                difference,
+            } => write!(f, "{place}: id {id} {difference}"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The semantics of Message DB 1.3 that both engines share. No FFI here:
 //! the Postgres and SQLite extensions are thin adapters over this crate.
 
+pub mod batch;
 pub mod condition;
 pub mod error;
 pub mod hash;

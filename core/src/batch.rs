@@ -1,0 +1,1328 @@
+//! The rules of batch writes that do not touch storage: `write_messages`
+//! (many messages onto one stream) and `write_batch` (many streams), both
+//! atomic. Both engines call this module: it reads the JSON argument,
+//! checks it, orders the category locks, plans every row's position from
+//! the streams' versions, and decides whether an idempotent write was
+//! written already.
+//!
+//! A message is `{"id": "<uuid>", "type": "…", "data": <any JSON>,
+//! "metadata": <any JSON> | null}`: `id`, `type` and `data` are required;
+//! `metadata` absent or JSON `null` is stored as SQL NULL (`data`'s JSON
+//! `null` is stored as jsonb `null`). Any other key is refused, so that a
+//! typo such as `"metdata"` is an error rather than metadata silently
+//! stored as NULL. A `write_batch` entry is `{"stream_name": "…",
+//! "expected_version": <integer> | null, "messages": [ … ]}`, and refuses
+//! other keys the same way.
+//!
+//! **Precondition: the JSON argument is canonical JSON text**, what
+//! [`crate::json::canonical_json`] returns and what Postgres prints for a
+//! jsonb value (`jsonb_out`): keys sorted shorter-first then bytewise,
+//! without duplicates, `", "` and `": "` the only spacing, no exponents in
+//! numbers. The reader here is strict about that form and returns slices of
+//! the input: data and metadata are already canonical, so the SQLite
+//! extension stores them as they are and the Postgres extension hands them
+//! to jsonb input. Text that is not in that form is refused with
+//! [`Fault::NotCanonical`] (naming its byte offset), never read otherwise.
+//! The reader checks the form of every token and the order of the keys it
+//! looks up (those of entries and messages); inside data and metadata it
+//! checks tokens and spacing but not key order. It never recurses on the
+//! input's depth.
+//!
+//! Checks run in this order, and the first fault is the error: the size of
+//! the input text; the arguments (`write_messages`' stream name and expected
+//! version); the argument's shape (an array, not empty); each entry's shape
+//! in order (for `write_batch`); each message in order, up to
+//! [`MAX_MESSAGES`]; then the number of messages. Past the limit messages
+//! are only counted, so memory stays bounded whatever the input.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::error::Error;
+use crate::uuid::{format_uuid, parse_uuid};
+use crate::write::{CategoryLock, EMPTY_STREAM_VERSION};
+
+/// The most messages one call writes. A call is one transaction holding
+/// its category locks until it ends: the bound keeps other writers of those
+/// categories from waiting on one huge call, and keeps what a call plans
+/// and looks up in memory small.
+pub const MAX_MESSAGES: usize = 10_000;
+
+/// The most JSON text one call reads, in bytes (64 MiB), checked before the
+/// text is read. On Postgres that is the jsonb argument's text output; on
+/// SQLite, the canonical text of the argument.
+pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// The bounds a call is checked against: [`Limits::DEFAULT`] in the
+/// extensions, smaller ones in tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub messages: usize,
+    pub bytes: usize,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        messages: MAX_MESSAGES,
+        bytes: MAX_BYTES,
+    };
+}
+
+/// Where in the input a fault is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// An argument as a whole (its text names which).
+    Argument,
+    /// A `write_batch` entry, from 0.
+    Entry(usize),
+    /// A message, from 0 in its array; `entry` is `None` for `write_messages`.
+    Message {
+        entry: Option<usize>,
+        message: usize,
+    },
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Argument => Ok(()),
+            Place::Entry(entry) => write!(f, "entry {entry}"),
+            Place::Message {
+                entry: None,
+                message,
+            } => write!(f, "message {message}"),
+            Place::Message {
+                entry: Some(entry),
+                message,
+            } => write!(f, "entry {entry}, message {message}"),
+        }
+    }
+}
+
+/// What is wrong with a batch argument. `name` fields are printed as they
+/// stand: a SQL argument bare (`stream_name`), a JSON key quoted (`"id"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    TooManyMessages {
+        function: &'static str,
+        limit: usize,
+        count: usize,
+    },
+    TooManyBytes {
+        function: &'static str,
+        limit: usize,
+        len: usize,
+    },
+    /// The caller broke the precondition: the text is not canonical JSON.
+    NotCanonical {
+        name: &'static str,
+        offset: usize,
+        expected: &'static str,
+    },
+    NotAnArray {
+        name: &'static str,
+        found: &'static str,
+    },
+    Empty {
+        name: &'static str,
+    },
+    Null {
+        name: &'static str,
+    },
+    NotAnObject {
+        found: &'static str,
+    },
+    /// `key` is the key's JSON text, quotes included.
+    UnknownKey {
+        key: String,
+        known: &'static str,
+    },
+    Missing {
+        name: &'static str,
+    },
+    NotAString {
+        name: &'static str,
+        found: &'static str,
+    },
+    InvalidId {
+        input: String,
+    },
+    /// `id` is the canonical form; `first` is where it was first given.
+    RepeatedId {
+        id: String,
+        first: Place,
+    },
+    NotAnInteger {
+        name: &'static str,
+        found: String,
+    },
+    BelowMinusOne {
+        name: &'static str,
+        value: i64,
+    },
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::TooManyMessages {
+                function,
+                limit,
+                count,
+            } => write!(
+                f,
+                "{function}: at most {limit} messages per call (this call has {count})"
+            ),
+            Fault::TooManyBytes {
+                function,
+                limit,
+                len,
+            } => write!(
+                f,
+                "{function}: at most {limit} bytes of JSON text per call (this call has {len})"
+            ),
+            Fault::NotCanonical {
+                name,
+                offset,
+                expected,
+            } => write!(
+                f,
+                "{name} is not canonical JSON text: expected {expected} at byte {offset}"
+            ),
+            Fault::NotAnArray { name, found } => {
+                write!(f, "{name} must be a JSON array, not {found}")
+            }
+            Fault::Empty { name } => write!(f, "{name} must not be empty"),
+            Fault::Null { name } => write!(f, "{name} must not be NULL"),
+            Fault::NotAnObject { found } => write!(f, "must be a JSON object, not {found}"),
+            Fault::UnknownKey { key, known } => {
+                write!(f, "unknown key {key} (the keys are {known})")
+            }
+            Fault::Missing { name } => write!(f, "{name} is missing"),
+            Fault::NotAString { name, found } => {
+                write!(f, "{name} must be a JSON string, not {found}")
+            }
+            Fault::InvalidId { input } => write!(
+                f,
+                "\"id\" is not a UUID: {}",
+                Error::InvalidUuid {
+                    input: input.clone()
+                }
+            ),
+            Fault::RepeatedId { id, first } => {
+                write!(f, "id {id} is repeated (first at {first})")
+            }
+            Fault::NotAnInteger { name, found } => {
+                write!(f, "{name} must be an integer or null, not {found}")
+            }
+            Fault::BelowMinusOne { name, value } => {
+                write!(f, "{name} must not be less than -1 (it is {value})")
+            }
+        }
+    }
+}
+
+/// How a stored message differs from the one an idempotent write gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Difference {
+    /// Not stored, while the id at `stored` is: the batch is partly stored.
+    NotStored {
+        stored: Place,
+    },
+    Stream {
+        stored: String,
+        given: String,
+    },
+    Position {
+        stream_name: String,
+        stored: i64,
+        expected: i64,
+    },
+    Type,
+    Data,
+    Metadata,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::NotStored { stored } => write!(
+                f,
+                "is not stored, but the id of {stored} is (the batch is partly stored)"
+            ),
+            Difference::Stream { stored, given } => {
+                write!(f, "is stored in stream {stored}, not {given}")
+            }
+            Difference::Position {
+                stream_name,
+                stored,
+                expected,
+            } => write!(
+                f,
+                "is stored at position {stored} of {stream_name}, not {expected}"
+            ),
+            Difference::Type => write!(f, "is stored with another type"),
+            Difference::Data => write!(f, "is stored with other data"),
+            Difference::Metadata => write!(f, "is stored with other metadata"),
+        }
+    }
+}
+
+/// One message to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// The canonical uuid form (lowercase, hyphenated), as stored.
+    pub id: String,
+    pub type_: Cow<'a, str>,
+    /// Canonical JSON text.
+    pub data: &'a str,
+    /// Canonical JSON text; `None` for SQL NULL.
+    pub metadata: Option<&'a str>,
+}
+
+/// The messages of one stream, with the version the stream must have
+/// before them (`None`: any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub stream_name: Cow<'a, str>,
+    pub expected_version: Option<i64>,
+    pub messages: Vec<Message<'a>>,
+}
+
+/// Which function a batch is the argument of: errors name its messages
+/// `message N` for `write_messages`, `entry E, message N` for `write_batch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    WriteMessages,
+    WriteBatch,
+}
+
+impl Call {
+    /// The SQL function's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::WriteMessages => "write_messages",
+            Call::WriteBatch => "write_batch",
+        }
+    }
+
+    fn entry(self, index: usize) -> Option<usize> {
+        (self == Call::WriteBatch).then_some(index)
+    }
+}
+
+/// A checked batch: at least one entry, each of at least one message, ids
+/// distinct, at most [`MAX_MESSAGES`] messages in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch<'a> {
+    pub call: Call,
+    pub entries: Vec<Entry<'a>>,
+}
+
+/// One row to insert: `batch.entries[entry].messages[message]` at
+/// `position` of `stream_name`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row<'b> {
+    pub entry: usize,
+    pub message: usize,
+    pub stream_name: &'b str,
+    pub position: i64,
+}
+
+/// The positions of one entry's first and last messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub first: i64,
+    pub last: i64,
+}
+
+/// The rows of a batch in the order to insert them (input order), and each
+/// entry's positions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan<'b> {
+    pub rows: Vec<Row<'b>>,
+    pub entries: Vec<Span>,
+}
+
+impl Plan<'_> {
+    /// What the call returns: each entry's last position, in input order
+    /// (`write_messages` returns the only one).
+    pub fn last_positions(&self) -> Vec<i64> {
+        self.entries.iter().map(|span| span.last).collect()
+    }
+}
+
+/// A message as the adapter read it back by id: data and metadata as
+/// canonical JSON text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRow {
+    pub stream_name: String,
+    pub position: i64,
+    pub type_: String,
+    pub data: String,
+    pub metadata: Option<String>,
+}
+
+const MESSAGE_KEYS: &str = "\"id\", \"type\", \"data\" and \"metadata\"";
+const ENTRY_KEYS: &str = "\"stream_name\", \"expected_version\" and \"messages\"";
+
+fn invalid(place: Place, fault: Fault) -> Error {
+    Error::InvalidBatch { place, fault }
+}
+
+fn check_expected_version(
+    place: Place,
+    name: &'static str,
+    expected_version: Option<i64>,
+) -> Result<(), Error> {
+    match expected_version {
+        Some(value) if value < EMPTY_STREAM_VERSION => {
+            Err(invalid(place, Fault::BelowMinusOne { name, value }))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_size(call: Call, input: &str, limits: Limits) -> Result<(), Error> {
+    if input.len() > limits.bytes {
+        return Err(invalid(
+            Place::Argument,
+            Fault::TooManyBytes {
+                function: call.name(),
+                limit: limits.bytes,
+                len: input.len(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+impl<'a> Batch<'a> {
+    /// `write_messages(stream_name, messages, expected_version)`: one entry.
+    /// A stream name that is not UTF-8 (or holds a NUL) is refused with
+    /// Postgres' own encoding error, as Postgres refuses such text before
+    /// any function sees it. Any other name is taken, a category's too, as
+    /// Message DB's `write_message` takes it.
+    pub fn of_messages(
+        stream_name: Option<&'a [u8]>,
+        messages_json: &'a str,
+        expected_version: Option<i64>,
+    ) -> Result<Batch<'a>, Error> {
+        Batch::of_messages_within(
+            stream_name,
+            messages_json,
+            expected_version,
+            Limits::DEFAULT,
+        )
+    }
+
+    /// [`Batch::of_messages`] checked against `limits`.
+    pub fn of_messages_within(
+        stream_name: Option<&'a [u8]>,
+        messages_json: &'a str,
+        expected_version: Option<i64>,
+        limits: Limits,
+    ) -> Result<Batch<'a>, Error> {
+        check_size(Call::WriteMessages, messages_json, limits)?;
+        let stream_name = match stream_name {
+            None => {
+                return Err(invalid(
+                    Place::Argument,
+                    Fault::Null {
+                        name: "stream_name",
+                    },
+                ))
+            }
+            Some(name) => crate::text::utf8_text(name)?,
+        };
+        if stream_name.is_empty() {
+            return Err(invalid(
+                Place::Argument,
+                Fault::Empty {
+                    name: "stream_name",
+                },
+            ));
+        }
+        check_expected_version(Place::Argument, "expected_version", expected_version)?;
+        let mut reader = Reader::new(messages_json, "messages");
+        let mut messages = Messages::new(limits);
+        reader.messages_array(&mut messages, None, "messages", Place::Argument)?;
+        reader.end()?;
+        messages.check_count(Call::WriteMessages)?;
+        Ok(Batch {
+            call: Call::WriteMessages,
+            entries: vec![Entry {
+                stream_name: Cow::Borrowed(stream_name),
+                expected_version,
+                messages: messages.taken.pop().unwrap_or_default(),
+            }],
+        })
+    }
+
+    /// `write_batch(batch)`: one entry per element of the array.
+    pub fn of_entries(batch_json: &'a str) -> Result<Batch<'a>, Error> {
+        Batch::of_entries_within(batch_json, Limits::DEFAULT)
+    }
+
+    /// [`Batch::of_entries`] checked against `limits`.
+    pub fn of_entries_within(batch_json: &'a str, limits: Limits) -> Result<Batch<'a>, Error> {
+        check_size(Call::WriteBatch, batch_json, limits)?;
+        let mut reader = Reader::new(batch_json, "batch");
+        reader.nonempty_array("batch", Place::Argument)?;
+        let mut messages = Messages::new(limits);
+        let mut heads = Vec::new();
+        for index in 0.. {
+            let place = Place::Entry(index);
+            let element = reader.value()?;
+            let mut at = Reader::at(batch_json, "batch", element.start);
+            if element.kind != Kind::Object {
+                return Err(invalid(
+                    place,
+                    Fault::NotAnObject {
+                        found: element.kind.described(),
+                    },
+                ));
+            }
+            let (mut stream_name, mut expected_version, mut list) = (None, None, None);
+            for member in at.members()? {
+                match member.key.as_ref() {
+                    "stream_name" => stream_name = Some(member.value),
+                    "expected_version" => expected_version = Some(member.value),
+                    "messages" => list = Some(member.value),
+                    _ => {
+                        return Err(invalid(
+                            place,
+                            Fault::UnknownKey {
+                                key: member.raw_key.to_owned(),
+                                known: ENTRY_KEYS,
+                            },
+                        ))
+                    }
+                }
+            }
+            let name = "\"stream_name\"";
+            let stream_name = match stream_name {
+                None => return Err(invalid(place, Fault::Missing { name })),
+                Some(value) if value.kind != Kind::String => {
+                    return Err(invalid(
+                        place,
+                        Fault::NotAString {
+                            name,
+                            found: value.kind.described(),
+                        },
+                    ))
+                }
+                Some(value) => Reader::at(batch_json, "batch", value.start).string(true)?,
+            };
+            if stream_name.is_empty() {
+                return Err(invalid(place, Fault::Empty { name }));
+            }
+            let name = "\"expected_version\"";
+            let expected_version = match expected_version {
+                None => None,
+                Some(value) => match value.kind {
+                    Kind::Null => None,
+                    Kind::Number => {
+                        let text = &batch_json[value.start..value.end];
+                        match text.parse::<i64>() {
+                            Ok(version) => Some(version),
+                            Err(_) => {
+                                return Err(invalid(
+                                    place,
+                                    Fault::NotAnInteger {
+                                        name,
+                                        found: shown_number(text),
+                                    },
+                                ))
+                            }
+                        }
+                    }
+                    kind => {
+                        return Err(invalid(
+                            place,
+                            Fault::NotAnInteger {
+                                name,
+                                found: kind.described().to_owned(),
+                            },
+                        ))
+                    }
+                },
+            };
+            check_expected_version(place, name, expected_version)?;
+            let list = list.ok_or_else(|| {
+                invalid(
+                    place,
+                    Fault::Missing {
+                        name: "\"messages\"",
+                    },
+                )
+            })?;
+            let mut at = Reader::at(batch_json, "batch", list.start);
+            at.messages_array(&mut messages, Some(index), "\"messages\"", place)?;
+            if messages.count <= limits.messages {
+                heads.push((stream_name, expected_version));
+            } else {
+                // The call fails on its count: keep only that count.
+                heads.clear();
+                messages.taken.clear();
+            }
+            if reader.array_next()? {
+                break;
+            }
+        }
+        reader.end()?;
+        messages.check_count(Call::WriteBatch)?;
+        let entries = heads
+            .into_iter()
+            .zip(messages.taken)
+            .map(|((stream_name, expected_version), messages)| Entry {
+                stream_name,
+                expected_version,
+                messages,
+            })
+            .collect();
+        Ok(Batch {
+            call: Call::WriteBatch,
+            entries,
+        })
+    }
+
+    /// The category lock keys to take, each once, in ascending order: every
+    /// writer takes them in that order, so two batches never wait on each
+    /// other in a cycle.
+    pub fn lock_keys(&self) -> Vec<i64> {
+        let mut keys: Vec<i64> = self
+            .entries
+            .iter()
+            .map(|entry| CategoryLock::of(entry.stream_name.as_bytes()).key)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// The distinct stream names, in the order they first appear: whose
+    /// versions the adapter looks up (after taking the locks).
+    pub fn streams(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for entry in &self.entries {
+            let name = entry.stream_name.as_ref();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// The number of messages in all entries.
+    pub fn message_count(&self) -> usize {
+        self.entries.iter().map(|entry| entry.messages.len()).sum()
+    }
+
+    /// Every row's position, given each stream's version before the batch
+    /// (`version_of`, asked once per stream; `None` for no messages).
+    /// Entries are checked in input order, each against its stream's
+    /// version after the entries before it: the first entry whose expected
+    /// version differs fails with `write_message`'s error. A position past
+    /// the largest bigint fails with `bigint out of range`, but only when
+    /// no expected version fails (later entries of that stream are not
+    /// checked: their version has no value).
+    pub fn plan(&self, mut version_of: impl FnMut(&str) -> Option<i64>) -> Result<Plan<'_>, Error> {
+        let mut versions: HashMap<&str, Option<i64>> = HashMap::new();
+        for name in self.streams() {
+            versions.insert(name, Some(version_of(name).unwrap_or(EMPTY_STREAM_VERSION)));
+        }
+        let mut rows = Vec::with_capacity(self.message_count());
+        let mut entries = Vec::with_capacity(self.entries.len());
+        let mut overflow = false;
+        for (index, entry) in self.entries.iter().enumerate() {
+            let name = entry.stream_name.as_ref();
+            let version = versions.get_mut(name).expect("every stream was looked up");
+            let Some(current) = *version else {
+                continue;
+            };
+            if let Some(expected_version) = entry.expected_version {
+                if expected_version != current {
+                    return Err(Error::WrongExpectedVersion {
+                        expected_version,
+                        stream_name: name.to_owned(),
+                        stream_version: current,
+                    });
+                }
+            }
+            let count = entry.messages.len() as i64;
+            let Some(last) = current.checked_add(count) else {
+                overflow = true;
+                *version = None;
+                continue;
+            };
+            *version = Some(last);
+            let first = current + 1;
+            for (message, position) in (first..=last).enumerate() {
+                rows.push(Row {
+                    entry: index,
+                    message,
+                    stream_name: name,
+                    position,
+                });
+            }
+            entries.push(Span { first, last });
+        }
+        if overflow {
+            return Err(Error::BigintOutOfRange);
+        }
+        Ok(Plan { rows, entries })
+    }
+
+    /// For an idempotent call, before the expected versions are checked:
+    /// `stored` reads a message back by its (canonical) id, and is asked
+    /// once per message in input order. When every message is stored as
+    /// this batch would write it onto the streams' versions before it,
+    /// returns the positions the call returns and nothing is to be written;
+    /// when none is stored, `None` (write the batch). Anything else is an
+    /// error naming the first message, in input order, that is stored
+    /// otherwise or not at all.
+    ///
+    /// "As this batch would write it": each stream's messages (over all
+    /// its entries, in input order) are at consecutive positions, starting
+    /// at `expected_version + 1` of the stream's first entry when it has
+    /// one, else where its first message is; a later entry of the stream
+    /// with an expected version must start at that version + 1.
+    pub fn stored_outcome(
+        &self,
+        mut stored: impl FnMut(&str) -> Option<StoredRow>,
+    ) -> Result<Option<Vec<i64>>, Error> {
+        let rows: Vec<Vec<Option<StoredRow>>> = self
+            .entries
+            .iter()
+            .map(|entry| {
+                entry
+                    .messages
+                    .iter()
+                    .map(|message| stored(&message.id))
+                    .collect()
+            })
+            .collect();
+        let first_stored = self
+            .places()
+            .zip(rows.iter().flatten())
+            .find_map(|(place, row)| row.as_ref().map(|_| place));
+        let Some(first_stored) = first_stored else {
+            return Ok(None);
+        };
+        let mut next: HashMap<&str, i64> = HashMap::new();
+        let mut last_positions = Vec::with_capacity(self.entries.len());
+        for (index, (entry, rows)) in self.entries.iter().zip(&rows).enumerate() {
+            let name = entry.stream_name.as_ref();
+            let mut last = None;
+            for (number, (message, row)) in entry.messages.iter().zip(rows).enumerate() {
+                let place = Place::Message {
+                    entry: self.call.entry(index),
+                    message: number,
+                };
+                let conflict = |difference| Error::IdempotentConflict {
+                    place,
+                    id: message.id.clone(),
+                    difference,
+                };
+                let Some(row) = row else {
+                    return Err(conflict(Difference::NotStored {
+                        stored: first_stored,
+                    }));
+                };
+                if row.stream_name != name {
+                    return Err(conflict(Difference::Stream {
+                        stored: row.stream_name.clone(),
+                        given: name.to_owned(),
+                    }));
+                }
+                // The stream's first message sets where it starts, unless
+                // its entry's expected version does.
+                let expected = match (number, entry.expected_version) {
+                    (0, Some(version)) => version.checked_add(1).ok_or(Error::BigintOutOfRange)?,
+                    _ => next.get(name).copied().unwrap_or(row.position),
+                };
+                if row.position != expected {
+                    return Err(conflict(Difference::Position {
+                        stream_name: name.to_owned(),
+                        stored: row.position,
+                        expected,
+                    }));
+                }
+                if row.type_ != message.type_ {
+                    return Err(conflict(Difference::Type));
+                }
+                if row.data != message.data {
+                    return Err(conflict(Difference::Data));
+                }
+                if row.metadata.as_deref() != message.metadata {
+                    return Err(conflict(Difference::Metadata));
+                }
+                // Past the largest position nothing can be stored: a next
+                // message of the stream then fails to match any row.
+                next.insert(name, row.position.saturating_add(1));
+                last = Some(row.position);
+            }
+            // A checked batch has no empty entry; one built by hand may.
+            last_positions.push(last.unwrap_or(EMPTY_STREAM_VERSION));
+        }
+        Ok(Some(last_positions))
+    }
+
+    /// Every message's place, in input order.
+    fn places(&self) -> impl Iterator<Item = Place> + '_ {
+        let call = self.call;
+        self.entries
+            .iter()
+            .enumerate()
+            .flat_map(move |(index, entry)| {
+                (0..entry.messages.len()).map(move |message| Place::Message {
+                    entry: call.entry(index),
+                    message,
+                })
+            })
+    }
+}
+
+/// A number as an error text shows it: whole when short.
+fn shown_number(text: &str) -> String {
+    const SHOWN: usize = 40;
+    if text.len() <= SHOWN {
+        text.to_owned()
+    } else {
+        // Number text is ASCII.
+        format!("{}…", &text[..SHOWN])
+    }
+}
+
+/// The messages read so far: stored up to the limit, counted past it.
+struct Messages<'a> {
+    limits: Limits,
+    count: usize,
+    /// One list per messages array read.
+    taken: Vec<Vec<Message<'a>>>,
+    /// Every id so far, and where it was.
+    seen: HashMap<[u8; 16], Place>,
+}
+
+impl<'a> Messages<'a> {
+    fn new(limits: Limits) -> Self {
+        Messages {
+            limits,
+            count: 0,
+            taken: Vec::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn check_count(&self, call: Call) -> Result<(), Error> {
+        if self.count > self.limits.messages {
+            return Err(invalid(
+                Place::Argument,
+                Fault::TooManyMessages {
+                    function: call.name(),
+                    limit: self.limits.messages,
+                    count: self.count,
+                },
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Object,
+    Array,
+    String,
+    Number,
+    Boolean,
+    Null,
+}
+
+impl Kind {
+    fn described(self) -> &'static str {
+        match self {
+            Kind::Object => "an object",
+            Kind::Array => "an array",
+            Kind::String => "a string",
+            Kind::Number => "a number",
+            Kind::Boolean => "a boolean",
+            Kind::Null => "null",
+        }
+    }
+}
+
+/// A value's place in the input.
+#[derive(Clone, Copy, Debug)]
+struct Value {
+    kind: Kind,
+    start: usize,
+    end: usize,
+}
+
+struct Member<'a> {
+    key: Cow<'a, str>,
+    /// The key's JSON text, quotes included.
+    raw_key: &'a str,
+    value: Value,
+}
+
+/// jsonb's key order: shorter first, then bytewise.
+fn key_order(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// A strict reader of canonical JSON text; every position is an offset
+/// into the whole argument.
+struct Reader<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    /// The argument's name, for errors.
+    name: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    fn new(src: &'a str, name: &'static str) -> Self {
+        Reader::at(src, name, 0)
+    }
+
+    fn at(src: &'a str, name: &'static str, pos: usize) -> Self {
+        Reader {
+            src,
+            bytes: src.as_bytes(),
+            pos,
+            name,
+        }
+    }
+
+    #[cold]
+    fn fault(&self, expected: &'static str) -> Error {
+        invalid(
+            Place::Argument,
+            Fault::NotCanonical {
+                name: self.name,
+                offset: self.pos,
+                expected,
+            },
+        )
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, text: &[u8]) -> bool {
+        if self.bytes[self.pos..].starts_with(text) {
+            self.pos += text.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn end(&self) -> Result<(), Error> {
+        if self.pos != self.bytes.len() {
+            return Err(self.fault("the end of the text"));
+        }
+        Ok(())
+    }
+
+    fn kind(&self) -> Result<Kind, Error> {
+        Ok(match self.peek() {
+            Some(b'{') => Kind::Object,
+            Some(b'[') => Kind::Array,
+            Some(b'"') => Kind::String,
+            Some(b't' | b'f') => Kind::Boolean,
+            Some(b'n') => Kind::Null,
+            Some(b'-' | b'0'..=b'9') => Kind::Number,
+            _ => return Err(self.fault("a JSON value")),
+        })
+    }
+
+    /// Reads one value of any depth, with a stack rather than recursion.
+    fn value(&mut self) -> Result<Value, Error> {
+        let start = self.pos;
+        let kind = self.kind()?;
+        // true for an object, false for an array.
+        let mut open: Vec<bool> = Vec::new();
+        loop {
+            // At the start of a value.
+            match self.kind()? {
+                Kind::Object => {
+                    self.pos += 1;
+                    if !self.eat(b"}") {
+                        open.push(true);
+                        self.key()?;
+                        continue;
+                    }
+                }
+                Kind::Array => {
+                    self.pos += 1;
+                    if !self.eat(b"]") {
+                        open.push(false);
+                        continue;
+                    }
+                }
+                Kind::String => {
+                    self.string(false)?;
+                }
+                Kind::Number => self.number()?,
+                Kind::Boolean | Kind::Null => {
+                    if !(self.eat(b"true") || self.eat(b"false") || self.eat(b"null")) {
+                        return Err(self.fault("true, false or null"));
+                    }
+                }
+            }
+            // A value is complete: close what it completes.
+            loop {
+                let Some(&object) = open.last() else {
+                    return Ok(Value {
+                        kind,
+                        start,
+                        end: self.pos,
+                    });
+                };
+                if self.eat(b", ") {
+                    if object {
+                        self.key()?;
+                    }
+                    break;
+                }
+                if !self.eat(if object { b"}" } else { b"]" }) {
+                    return Err(self.fault(if object {
+                        "\", \" or \"}\""
+                    } else {
+                        "\", \" or \"]\""
+                    }));
+                }
+                open.pop();
+            }
+        }
+    }
+
+    /// A key and its `": "`, not kept.
+    fn key(&mut self) -> Result<(), Error> {
+        self.string(false)?;
+        if !self.eat(b": ") {
+            return Err(self.fault("\": \""));
+        }
+        Ok(())
+    }
+
+    /// Postgres' numeric output form: `-`? digits (`.` digits)?, without a
+    /// leading zero or an exponent.
+    fn number(&mut self) -> Result<(), Error> {
+        self.eat(b"-");
+        let digits = |reader: &Self| {
+            reader.bytes[reader.pos..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+        };
+        let int = digits(self);
+        if int == 0 || (int > 1 && self.peek() == Some(b'0')) {
+            return Err(self.fault("a number in numeric's output form"));
+        }
+        self.pos += int;
+        if self.eat(b".") {
+            let frac = digits(self);
+            if frac == 0 {
+                return Err(self.fault("a digit"));
+            }
+            self.pos += frac;
+        }
+        Ok(())
+    }
+
+    /// Reads the string at the reader, decoded when `keep` (without a copy
+    /// when it has no escapes; an empty string when not `keep`).
+    fn string(&mut self, keep: bool) -> Result<Cow<'a, str>, Error> {
+        if self.peek() != Some(b'"') {
+            return Err(self.fault("a string"));
+        }
+        let start = self.pos + 1;
+        let bytes = self.bytes;
+        let plain = |from: usize| {
+            from + bytes[from..]
+                .iter()
+                .take_while(|&&b| b >= 0x20 && b != b'"' && b != b'\\')
+                .count()
+        };
+        let mut i = plain(start);
+        if bytes.get(i) == Some(&b'"') {
+            self.pos = i + 1;
+            return Ok(Cow::Borrowed(&self.src[start..i]));
+        }
+        let mut out = String::new();
+        if keep {
+            out.push_str(&self.src[start..i]);
+        }
+        loop {
+            self.pos = i;
+            match bytes.get(i) {
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(Cow::Owned(out));
+                }
+                Some(b'\\') => {
+                    let (c, len) = self.escape(i)?;
+                    if keep {
+                        out.push(c);
+                    }
+                    i += len;
+                }
+                Some(_) | None => {
+                    let run = plain(i);
+                    if run == i {
+                        return Err(self.fault("an escape for a control character, or '\"'"));
+                    }
+                    if keep {
+                        out.push_str(&self.src[i..run]);
+                    }
+                    i = run;
+                }
+            }
+        }
+    }
+
+    /// The escape at `i` (a backslash): its character and length.
+    fn escape(&self, i: usize) -> Result<(char, usize), Error> {
+        let c = match self.bytes.get(i + 1) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let unit = self.hex4(i + 2)?;
+                let code = match unit {
+                    0xD800..=0xDBFF => {
+                        let low = match self.bytes.get(i + 6..i + 8) {
+                            Some(b"\\u") => self.hex4(i + 8)?,
+                            _ => return Err(self.fault("a low surrogate")),
+                        };
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return Err(self.fault("a low surrogate"));
+                        }
+                        let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                        let c = char::from_u32(code).expect("a surrogate pair is a character");
+                        return Ok((c, 12));
+                    }
+                    0xDC00..=0xDFFF => return Err(self.fault("a high surrogate first")),
+                    0 => return Err(self.fault("no \\u0000 (jsonb holds none)")),
+                    unit => unit,
+                };
+                let c = char::from_u32(code).expect("not a surrogate");
+                return Ok((c, 6));
+            }
+            _ => return Err(self.fault("a JSON escape")),
+        };
+        Ok((c, 2))
+    }
+
+    fn hex4(&self, at: usize) -> Result<u32, Error> {
+        let digits = self
+            .bytes
+            .get(at..at + 4)
+            .ok_or_else(|| self.fault("four hexadecimal digits"))?;
+        digits.iter().try_fold(0u32, |acc, &d| {
+            (d as char)
+                .to_digit(16)
+                .map(|v| acc * 16 + v)
+                .ok_or_else(|| self.fault("four hexadecimal digits"))
+        })
+    }
+
+    /// The members of the object at the reader, keys decoded, checked to be
+    /// in jsonb's order (so no key is there twice).
+    fn members(&mut self) -> Result<Vec<Member<'a>>, Error> {
+        let mut members: Vec<Member<'a>> = Vec::new();
+        if !self.eat(b"{") {
+            return Err(self.fault("\"{\""));
+        }
+        if self.eat(b"}") {
+            return Ok(members);
+        }
+        loop {
+            let key_start = self.pos;
+            let key = self.string(true)?;
+            if let Some(previous) = members.last() {
+                if key_order(&previous.key, &key) != Ordering::Less {
+                    self.pos = key_start;
+                    return Err(self.fault("keys in jsonb's order, each once"));
+                }
+            }
+            let raw_key = &self.src[key_start..self.pos];
+            if !self.eat(b": ") {
+                return Err(self.fault("\": \""));
+            }
+            let value = self.value()?;
+            members.push(Member {
+                key,
+                raw_key,
+                value,
+            });
+            if self.eat(b"}") {
+                return Ok(members);
+            }
+            if !self.eat(b", ") {
+                return Err(self.fault("\", \" or \"}\""));
+            }
+        }
+    }
+
+    /// Reads past `[` of a non-empty array.
+    fn nonempty_array(&mut self, name: &'static str, place: Place) -> Result<(), Error> {
+        let kind = self.kind()?;
+        if kind != Kind::Array {
+            // The whole value is read, so text that is not canonical is
+            // refused as such.
+            self.value()?;
+            return Err(invalid(
+                place,
+                Fault::NotAnArray {
+                    name,
+                    found: kind.described(),
+                },
+            ));
+        }
+        self.pos += 1;
+        if self.eat(b"]") {
+            return Err(invalid(place, Fault::Empty { name }));
+        }
+        Ok(())
+    }
+
+    /// After an element: true at the array's end.
+    fn array_next(&mut self) -> Result<bool, Error> {
+        if self.eat(b"]") {
+            return Ok(true);
+        }
+        if !self.eat(b", ") {
+            return Err(self.fault("\", \" or \"]\""));
+        }
+        Ok(false)
+    }
+
+    /// Reads a messages array into `messages`, each message checked in turn.
+    fn messages_array(
+        &mut self,
+        messages: &mut Messages<'a>,
+        entry: Option<usize>,
+        name: &'static str,
+        place: Place,
+    ) -> Result<(), Error> {
+        self.nonempty_array(name, place)?;
+        let mut list = Vec::new();
+        let mut number = 0;
+        loop {
+            let place = Place::Message {
+                entry,
+                message: number,
+            };
+            if messages.count < messages.limits.messages {
+                list.push(self.message(place, &mut messages.seen)?);
+            } else {
+                self.value()?;
+            }
+            messages.count += 1;
+            number += 1;
+            if self.array_next()? {
+                break;
+            }
+        }
+        messages.taken.push(list);
+        Ok(())
+    }
+
+    fn message(
+        &mut self,
+        place: Place,
+        seen: &mut HashMap<[u8; 16], Place>,
+    ) -> Result<Message<'a>, Error> {
+        let kind = self.kind()?;
+        if kind != Kind::Object {
+            self.value()?;
+            return Err(invalid(
+                place,
+                Fault::NotAnObject {
+                    found: kind.described(),
+                },
+            ));
+        }
+        let (mut id, mut type_, mut data, mut metadata) = (None, None, None, None);
+        for member in self.members()? {
+            match member.key.as_ref() {
+                "id" => id = Some(member.value),
+                "type" => type_ = Some(member.value),
+                "data" => data = Some(member.value),
+                "metadata" => metadata = Some(member.value),
+                _ => {
+                    return Err(invalid(
+                        place,
+                        Fault::UnknownKey {
+                            key: member.raw_key.to_owned(),
+                            known: MESSAGE_KEYS,
+                        },
+                    ))
+                }
+            }
+        }
+        let id = self.string_member(place, "\"id\"", id)?;
+        let bytes = parse_uuid(&id).map_err(|_| {
+            invalid(
+                place,
+                Fault::InvalidId {
+                    input: id.clone().into_owned(),
+                },
+            )
+        })?;
+        let id = format_uuid(&bytes);
+        if let Some(&first) = seen.get(&bytes) {
+            return Err(invalid(place, Fault::RepeatedId { id, first }));
+        }
+        seen.insert(bytes, place);
+        let type_ = self.string_member(place, "\"type\"", type_)?;
+        if type_.is_empty() {
+            return Err(invalid(place, Fault::Empty { name: "\"type\"" }));
+        }
+        let data = data.ok_or_else(|| invalid(place, Fault::Missing { name: "\"data\"" }))?;
+        let data = &self.src[data.start..data.end];
+        let metadata = metadata
+            .filter(|value| value.kind != Kind::Null)
+            .map(|value| &self.src[value.start..value.end]);
+        Ok(Message {
+            id,
+            type_,
+            data,
+            metadata,
+        })
+    }
+
+    /// A member that must be a string, decoded.
+    fn string_member(
+        &self,
+        place: Place,
+        name: &'static str,
+        value: Option<Value>,
+    ) -> Result<Cow<'a, str>, Error> {
+        match value {
+            None => Err(invalid(place, Fault::Missing { name })),
+            Some(value) if value.kind != Kind::String => Err(invalid(
+                place,
+                Fault::NotAString {
+                    name,
+                    found: value.kind.described(),
+                },
+            )),
+            Some(value) => Reader::at(self.src, self.name, value.start).string(true),
+        }
+    }
+}
