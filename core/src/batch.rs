@@ -1326,3 +1326,1059 @@ impl<'a> Reader<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::canonical_json;
+    use proptest::prelude::*;
+
+    fn uuid(n: u32) -> String {
+        format!("00000000-0000-4000-8000-{n:012x}")
+    }
+
+    /// A message's canonical text; `metadata` is left out when `None`.
+    fn msg(id: &str, type_: &str, data: &str, metadata: Option<&str>) -> String {
+        let mut text = format!(r#"{{"id": "{id}", "data": {data}, "type": "{type_}""#);
+        if let Some(metadata) = metadata {
+            text.push_str(&format!(r#", "metadata": {metadata}"#));
+        }
+        text.push('}');
+        text
+    }
+
+    fn array(items: &[String]) -> String {
+        format!("[{}]", items.join(", "))
+    }
+
+    /// Every test input is canonical: checked against json.rs.
+    fn canon(text: &str) -> &str {
+        assert_eq!(canonical_json(text).as_deref(), Ok(text), "not canonical");
+        text
+    }
+
+    fn messages(json: &str) -> Result<Batch<'_>, Error> {
+        Batch::of_messages(Some(b"s-1"), canon(json), None)
+    }
+
+    fn entries(json: &str) -> Result<Batch<'_>, Error> {
+        Batch::of_entries(canon(json))
+    }
+
+    fn text_and_state(result: Result<Batch<'_>, Error>) -> (String, &'static str) {
+        let error = result.expect_err("refused");
+        (error.to_string(), error.sqlstate())
+    }
+
+    #[test]
+    fn reads_messages_in_order() {
+        let data = r#"{"a": [1, "]", "}", ",", "\"", {"b": [[], {}]}], "c": null, "d": -1.50}"#;
+        let json = array(&[
+            msg(&uuid(1).to_uppercase(), "Opened", data, None),
+            msg(&uuid(2), "Deposited", "null", Some("null")),
+            msg(
+                &format!("{{{}}}", uuid(3)),
+                "Closed",
+                "[]",
+                Some(r#"{"x": "\\"}"#),
+            ),
+        ]);
+        let batch = messages(&json).unwrap();
+        assert_eq!(batch.call, Call::WriteMessages);
+        assert_eq!(batch.entries.len(), 1);
+        let entry = &batch.entries[0];
+        assert_eq!(
+            (entry.stream_name.as_ref(), entry.expected_version),
+            ("s-1", None)
+        );
+        let expected = [
+            (uuid(1), "Opened", data, None),
+            (uuid(2), "Deposited", "null", None),
+            (uuid(3), "Closed", "[]", Some(r#"{"x": "\\"}"#)),
+        ];
+        assert_eq!(entry.messages.len(), 3);
+        for (message, (id, type_, data, metadata)) in entry.messages.iter().zip(expected) {
+            assert_eq!(message.id, id);
+            assert_eq!(message.type_, type_);
+            assert!(matches!(message.type_, Cow::Borrowed(_)));
+            assert_eq!(message.data, data);
+            assert_eq!(message.metadata, metadata);
+        }
+        assert_eq!(batch.message_count(), 3);
+    }
+
+    #[test]
+    fn strings_are_decoded() {
+        let cases = [
+            (r#"a\"b"#, "a\"b"),
+            (r#"a\\b"#, "a\\b"),
+            (r#"a\/b"#, "a/b"),
+            (r#"\b\f\n\r\t"#, "\u{8}\u{c}\n\r\t"),
+            (r#"\u0001\u001F"#, "\u{1}\u{1f}"),
+            (r#"caf\u00e9 é"#, "café é"),
+            (r#"\ud83d\ude00 😀"#, "😀 😀"),
+            (r#"x\uD83D\uDE00y"#, "x😀y"),
+            ("]},:", "]},:"),
+        ];
+        for (escaped, decoded) in cases {
+            let json = array(&[msg(&uuid(1), escaped, "1", None)]);
+            // Not all of these are canonical (\/, \u00e9, uppercase hex):
+            // the reader still decodes every JSON escape.
+            let batch = Batch::of_messages(Some(b"s-1"), &json, None).unwrap();
+            let type_ = &batch.entries[0].messages[0].type_;
+            assert_eq!(type_, decoded, "{escaped}");
+            assert!(matches!(type_, Cow::Owned(_)) == escaped.contains('\\'));
+        }
+        let json = format!(
+            r#"[{{"messages": [{}], "stream_name": "a\"b-\u00e9"}}]"#,
+            msg(&uuid(1), "t", "1", None)
+        );
+        let batch = Batch::of_entries(&json).unwrap();
+        assert_eq!(batch.entries[0].stream_name, "a\"b-é");
+    }
+
+    #[test]
+    fn write_messages_faults() {
+        let m = |n: u32| msg(&uuid(n), "t", "1", None);
+        let long = format!("[{}, {}]", m(0), r#"{"id": "x", "data": 1, "type": "t"}"#);
+        let repeated = array(&[m(0), m(1), msg(&uuid(0).to_uppercase(), "t", "1", None)]);
+        let cases: Vec<(String, String, &str)> = vec![
+            (
+                r#"{"a": 1}"#.into(),
+                "messages must be a JSON array, not an object".into(),
+                "22023",
+            ),
+            (r#""x""#.into(), "messages must be a JSON array, not a string".into(), "22023"),
+            ("null".into(), "messages must be a JSON array, not null".into(), "22023"),
+            ("[]".into(), "messages must not be empty".into(), "22023"),
+            (
+                format!("[{}, 1]", m(0)),
+                "message 1: must be a JSON object, not a number".into(),
+                "22023",
+            ),
+            (
+                "[[]]".into(),
+                "message 0: must be a JSON object, not an array".into(),
+                "22023",
+            ),
+            (
+                r#"[{"data": 1, "type": "t"}]"#.into(),
+                "message 0: \"id\" is missing".into(),
+                "22023",
+            ),
+            (
+                r#"[{"id": 1, "data": 1, "type": "t"}]"#.into(),
+                "message 0: \"id\" must be a JSON string, not a number".into(),
+                "22023",
+            ),
+            (
+                long,
+                "message 1: \"id\" is not a UUID: invalid input syntax for type uuid: \"x\"".into(),
+                "22P02",
+            ),
+            (
+                format!(r#"[{{"id": "{}", "data": 1}}]"#, uuid(0)),
+                "message 0: \"type\" is missing".into(),
+                "22023",
+            ),
+            (
+                format!(r#"[{{"id": "{}", "data": 1, "type": null}}]"#, uuid(0)),
+                "message 0: \"type\" must be a JSON string, not null".into(),
+                "22023",
+            ),
+            (
+                format!(r#"[{{"id": "{}", "data": 1, "type": ["t"]}}]"#, uuid(0)),
+                "message 0: \"type\" must be a JSON string, not an array".into(),
+                "22023",
+            ),
+            (
+                array(&[msg(&uuid(0), "", "1", None)]),
+                "message 0: \"type\" must not be empty".into(),
+                "22023",
+            ),
+            (
+                format!(r#"[{{"id": "{}", "type": "t"}}]"#, uuid(0)),
+                "message 0: \"data\" is missing".into(),
+                "22023",
+            ),
+            (
+                format!(r#"[{{"id": "{}", "data": 1, "type": "t", "metdata": 1}}]"#, uuid(0)),
+                "message 0: unknown key \"metdata\" (the keys are \"id\", \"type\", \"data\" and \"metadata\")".into(),
+                "22023",
+            ),
+            (
+                format!(r#"[{{"id": "{}", "a\"b": 1, "data": 1, "type": "t"}}]"#, uuid(0)),
+                "message 0: unknown key \"a\\\"b\" (the keys are \"id\", \"type\", \"data\" and \"metadata\")".into(),
+                "22023",
+            ),
+            (
+                repeated,
+                format!("message 2: id {} is repeated (first at message 0)", uuid(0)),
+                "22023",
+            ),
+        ];
+        for (json, text, state) in cases {
+            assert_eq!(text_and_state(messages(&json)), (text, state), "{json}");
+        }
+    }
+
+    #[test]
+    fn write_messages_arguments() {
+        let json = array(&[msg(&uuid(0), "t", "1", None)]);
+        let of = |name: Option<&'static [u8]>, version| {
+            text_and_state(Batch::of_messages(name, &json, version))
+        };
+        let fault = |text: &str| (text.to_string(), "22023");
+        assert_eq!(of(None, None), fault("stream_name must not be NULL"));
+        assert_eq!(of(Some(b""), None), fault("stream_name must not be empty"));
+        assert_eq!(
+            of(Some(b"s-\xff"), None),
+            (
+                "invalid byte sequence for encoding \"UTF8\": 0xff".into(),
+                "22021"
+            )
+        );
+        assert_eq!(
+            of(Some(b"s-1"), Some(-2)),
+            fault("expected_version must not be less than -1 (it is -2)")
+        );
+        // Any other name is taken, a category's included, as write_message takes it.
+        for name in [&b"account"[..], b"-", b"a b", "über-1".as_bytes()] {
+            let batch = Batch::of_messages(Some(name), &json, Some(-1)).unwrap();
+            assert_eq!(batch.entries[0].stream_name.as_bytes(), name);
+            assert_eq!(batch.entries[0].expected_version, Some(-1));
+        }
+    }
+
+    #[test]
+    fn write_batch_faults() {
+        let m = |n: u32| msg(&uuid(n), "t", "1", None);
+        let entry = |rest: &str| format!(r#"{{"messages": [{}]{rest}}}"#, m(9));
+        let good = format!(
+            r#"{{"messages": [{}, {}], "stream_name": "s-1"}}"#,
+            m(0),
+            m(1)
+        );
+        let with = |members: &str| format!(r#"[{{{members}}}]"#);
+        let cases: Vec<(String, String, &str)> = vec![
+            ("{}".into(), "batch must be a JSON array, not an object".into(), "22023"),
+            ("[]".into(), "batch must not be empty".into(), "22023"),
+            (format!("[{good}, 1]"), "entry 1: must be a JSON object, not a number".into(), "22023"),
+            (
+                format!("[{}]", entry("")),
+                "entry 0: \"stream_name\" is missing".into(),
+                "22023",
+            ),
+            (
+                format!("[{}]", entry(r#", "stream_name": null"#)),
+                "entry 0: \"stream_name\" must be a JSON string, not null".into(),
+                "22023",
+            ),
+            (
+                format!("[{}]", entry(r#", "stream_name": ["s"]"#)),
+                "entry 0: \"stream_name\" must be a JSON string, not an array".into(),
+                "22023",
+            ),
+            (
+                format!("[{}]", entry(r#", "stream_name": """#)),
+                "entry 0: \"stream_name\" must not be empty".into(),
+                "22023",
+            ),
+            (
+                format!("[{}]", entry(r#", "stream_name": "s", "expected_version": "1""#)),
+                "entry 0: \"expected_version\" must be an integer or null, not a string".into(),
+                "22023",
+            ),
+            (
+                format!("[{}]", entry(r#", "stream_name": "s", "expected_version": 1.0"#)),
+                "entry 0: \"expected_version\" must be an integer or null, not 1.0".into(),
+                "22023",
+            ),
+            (
+                format!(
+                    "[{}]",
+                    entry(r#", "stream_name": "s", "expected_version": 9223372036854775808"#)
+                ),
+                "entry 0: \"expected_version\" must be an integer or null, not 9223372036854775808"
+                    .into(),
+                "22023",
+            ),
+            (
+                format!("[{}]", entry(&format!(r#", "stream_name": "s", "expected_version": {}"#, "9".repeat(50)))),
+                format!(
+                    "entry 0: \"expected_version\" must be an integer or null, not {}…",
+                    "9".repeat(40)
+                ),
+                "22023",
+            ),
+            (
+                format!("[{}]", entry(r#", "stream_name": "s", "expected_version": -2"#)),
+                "entry 0: \"expected_version\" must not be less than -1 (it is -2)".into(),
+                "22023",
+            ),
+            (
+                with(r#""stream_name": "s""#),
+                "entry 0: \"messages\" is missing".into(),
+                "22023",
+            ),
+            (
+                with(r#""messages": {}, "stream_name": "s""#),
+                "entry 0: \"messages\" must be a JSON array, not an object".into(),
+                "22023",
+            ),
+            (
+                with(r#""messages": [], "stream_name": "s""#),
+                "entry 0: \"messages\" must not be empty".into(),
+                "22023",
+            ),
+            (
+                format!(r#"[{{"stream": "s", "messages": [{}]}}]"#, m(9)),
+                "entry 0: unknown key \"stream\" (the keys are \"stream_name\", \"expected_version\" and \"messages\")".into(),
+                "22023",
+            ),
+            (
+                format!(
+                    r#"[{good}, {{"messages": [{}], "stream_name": "s-2"}}]"#,
+                    r#"{"id": "x", "data": 1, "type": "t"}"#
+                ),
+                "entry 1, message 0: \"id\" is not a UUID: invalid input syntax for type uuid: \"x\""
+                    .into(),
+                "22P02",
+            ),
+            (
+                format!(r#"[{good}, {{"messages": [{}, {}], "stream_name": "s-2"}}]"#, m(2), m(1)),
+                format!("entry 1, message 1: id {} is repeated (first at entry 0, message 1)", uuid(1)),
+                "22023",
+            ),
+            (
+                r#"[{"messages": [1], "stream_name": "s-2"}]"#.to_string(),
+                "entry 0, message 0: must be a JSON object, not a number".into(),
+                "22023",
+            ),
+        ];
+        for (json, text, state) in cases {
+            assert_eq!(text_and_state(entries(&json)), (text, state), "{json}");
+        }
+    }
+
+    #[test]
+    fn write_batch_reads_entries() {
+        let json = format!(
+            r#"[{{"messages": [{}, {}], "stream_name": "s-1"}}, {{"messages": [{}], "stream_name": "account", "expected_version": -1}}, {{"messages": [{}], "stream_name": "s-1", "expected_version": null}}]"#,
+            msg(&uuid(0), "A", "1", None),
+            msg(&uuid(1), "B", "2", Some("{}")),
+            msg(&uuid(2), "C", "3", None),
+            msg(&uuid(3), "D", "4", None),
+        );
+        let batch = entries(&json).unwrap();
+        assert_eq!(batch.call, Call::WriteBatch);
+        let heads: Vec<_> = batch
+            .entries
+            .iter()
+            .map(|e| (e.stream_name.as_ref(), e.expected_version, e.messages.len()))
+            .collect();
+        assert_eq!(
+            heads,
+            [("s-1", None, 2), ("account", Some(-1), 1), ("s-1", None, 1)]
+        );
+        assert_eq!(batch.entries[0].messages[1].metadata, Some("{}"));
+        assert_eq!(batch.streams(), ["s-1", "account"]);
+        assert_eq!(batch.message_count(), 4);
+    }
+
+    #[test]
+    fn lock_keys_are_unique_and_ascending() {
+        let names = ["zebra-1", "account-1", "b", "account-2", "zebra-1", "c-1+x"];
+        let batch = Batch {
+            call: Call::WriteBatch,
+            entries: names
+                .iter()
+                .map(|name| Entry {
+                    stream_name: Cow::Borrowed(*name),
+                    expected_version: None,
+                    messages: Vec::new(),
+                })
+                .collect(),
+        };
+        let keys = batch.lock_keys();
+        let mut expected: Vec<i64> = ["zebra", "account", "b", "c"]
+            .iter()
+            .map(|c| crate::hash::hash_64(c.as_bytes()))
+            .collect();
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(keys[0].min(keys[3]), keys[0]);
+        assert_eq!(
+            batch.streams(),
+            ["zebra-1", "account-1", "b", "account-2", "c-1+x"]
+        );
+    }
+
+    /// A batch of entries (stream, expected version, number of messages),
+    /// ids numbered from 0 in input order.
+    fn built(call: Call, shape: &[(&'static str, Option<i64>, usize)]) -> Batch<'static> {
+        let mut n = 0;
+        let entries = shape
+            .iter()
+            .map(|&(name, expected_version, count)| Entry {
+                stream_name: Cow::Borrowed(name),
+                expected_version,
+                messages: (0..count)
+                    .map(|_| {
+                        n += 1;
+                        Message {
+                            id: uuid(n - 1),
+                            type_: Cow::Borrowed("t"),
+                            data: "{}",
+                            metadata: None,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Batch { call, entries }
+    }
+
+    fn versions<'k>(known: &'k [(&'k str, i64)]) -> impl Fn(&str) -> Option<i64> + 'k {
+        move |name| known.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+    }
+
+    #[test]
+    fn plans_positions_in_input_order() {
+        let batch = built(
+            Call::WriteBatch,
+            &[("s-1", None, 2), ("t-1", Some(-1), 1), ("s-1", Some(6), 1)],
+        );
+        let mut asked = Vec::new();
+        let plan = batch
+            .plan(|name| {
+                asked.push(name.to_owned());
+                versions(&[("s-1", 4)])(name)
+            })
+            .unwrap();
+        assert_eq!(asked, ["s-1", "t-1"]);
+        let rows: Vec<_> = plan
+            .rows
+            .iter()
+            .map(|r| (r.entry, r.message, r.stream_name, r.position))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (0, 0, "s-1", 5),
+                (0, 1, "s-1", 6),
+                (1, 0, "t-1", 0),
+                (2, 0, "s-1", 7)
+            ]
+        );
+        assert_eq!(
+            plan.entries,
+            [
+                Span { first: 5, last: 6 },
+                Span { first: 0, last: 0 },
+                Span { first: 7, last: 7 }
+            ]
+        );
+        assert_eq!(plan.last_positions(), [6, 0, 7]);
+    }
+
+    #[test]
+    fn expected_versions_fail_with_write_message_text() {
+        let check = |shape: &[(&'static str, Option<i64>, usize)], known: &[(&str, i64)]| {
+            let error = built(Call::WriteBatch, shape)
+                .plan(versions(known))
+                .unwrap_err();
+            (error.to_string(), error.sqlstate())
+        };
+        // The later entry of a stream is checked against the version after the earlier one.
+        assert_eq!(
+            check(&[("s-1", None, 2), ("s-1", Some(4), 1)], &[("s-1", 4)]),
+            (
+                "Wrong expected version: 4 (Stream: s-1, Stream Version: 6)".into(),
+                "P0001"
+            )
+        );
+        // The first failing entry in input order.
+        assert_eq!(
+            check(&[("a-1", Some(0), 1), ("b-1", Some(1), 1)], &[]).0,
+            "Wrong expected version: 0 (Stream: a-1, Stream Version: -1)"
+        );
+        assert_eq!(
+            check(&[("a-1", None, 1), ("b-1", Some(1), 1)], &[]).0,
+            "Wrong expected version: 1 (Stream: b-1, Stream Version: -1)"
+        );
+        // Overflow, unless an expected version fails.
+        let max = i64::MAX;
+        assert_eq!(
+            check(&[("a-1", None, 2)], &[("a-1", max - 1)]),
+            ("bigint out of range".into(), "22003")
+        );
+        assert_eq!(
+            check(&[("a-1", None, 1), ("b-1", Some(3), 1)], &[("a-1", max)]).0,
+            "Wrong expected version: 3 (Stream: b-1, Stream Version: -1)"
+        );
+        assert_eq!(
+            built(Call::WriteBatch, &[("a-1", None, 1)])
+                .plan(versions(&[("a-1", max - 1)]))
+                .map(|plan| plan.last_positions()),
+            Ok(vec![max])
+        );
+        // write_messages, checked once before the batch.
+        let json = array(&[msg(&uuid(0), "t", "1", None), msg(&uuid(1), "t", "1", None)]);
+        let batch = Batch::of_messages(Some(b"s-1"), &json, Some(0)).unwrap();
+        assert_eq!(
+            batch.plan(|_| None).unwrap_err().to_string(),
+            "Wrong expected version: 0 (Stream: s-1, Stream Version: -1)"
+        );
+        assert_eq!(
+            batch.plan(|_| Some(0)).map(|plan| plan.last_positions()),
+            Ok(vec![2])
+        );
+    }
+
+    /// What storage holds after `batch` was written by `plan`.
+    fn store(batch: &Batch<'_>, plan: &Plan<'_>) -> HashMap<String, StoredRow> {
+        plan.rows
+            .iter()
+            .map(|row| {
+                let message = &batch.entries[row.entry].messages[row.message];
+                (
+                    message.id.clone(),
+                    StoredRow {
+                        stream_name: row.stream_name.to_owned(),
+                        position: row.position,
+                        type_: message.type_.to_string(),
+                        data: message.data.to_owned(),
+                        metadata: message.metadata.map(str::to_owned),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn outcome(
+        batch: &Batch<'_>,
+        stored: &HashMap<String, StoredRow>,
+    ) -> Result<Option<Vec<i64>>, (String, &'static str)> {
+        batch
+            .stored_outcome(|id| stored.get(id).cloned())
+            .map_err(|error| (error.to_string(), error.sqlstate()))
+    }
+
+    #[test]
+    fn idempotent_outcomes() {
+        let batch = built(
+            Call::WriteBatch,
+            &[("s-1", None, 2), ("t-1", Some(-1), 1), ("s-1", Some(6), 1)],
+        );
+        let plan = batch.plan(versions(&[("s-1", 4)])).unwrap();
+        let stored = store(&batch, &plan);
+        assert_eq!(outcome(&batch, &stored), Ok(Some(vec![6, 0, 7])));
+        assert_eq!(outcome(&batch, &HashMap::new()), Ok(None));
+        let conflict = |text: String| Err((text, "23505"));
+        let edited = |id: u32, edit: &dyn Fn(&mut HashMap<String, StoredRow>, &str)| {
+            let mut stored = stored.clone();
+            edit(&mut stored, &uuid(id));
+            outcome(&batch, &stored)
+        };
+        assert_eq!(
+            edited(1, &|s, id| {
+                s.remove(id);
+            }),
+            conflict(format!(
+                "entry 0, message 1: id {} is not stored, but the id of entry 0, message 0 is (the batch is partly stored)",
+                uuid(1)
+            ))
+        );
+        assert_eq!(
+            edited(0, &|s, id| {
+                s.remove(id);
+            }),
+            conflict(format!(
+                "entry 0, message 0: id {} is not stored, but the id of entry 0, message 1 is (the batch is partly stored)",
+                uuid(0)
+            ))
+        );
+        assert_eq!(
+            edited(2, &|s, id| s.get_mut(id).unwrap().stream_name =
+                "u-1".into()),
+            conflict(format!(
+                "entry 1, message 0: id {} is stored in stream u-1, not t-1",
+                uuid(2)
+            ))
+        );
+        assert_eq!(
+            edited(1, &|s, id| s.get_mut(id).unwrap().position = 9),
+            conflict(format!(
+                "entry 0, message 1: id {} is stored at position 9 of s-1, not 6",
+                uuid(1)
+            ))
+        );
+        assert_eq!(
+            edited(3, &|s, id| s.get_mut(id).unwrap().type_ = "u".into()),
+            conflict(format!(
+                "entry 2, message 0: id {} is stored with another type",
+                uuid(3)
+            ))
+        );
+        assert_eq!(
+            edited(0, &|s, id| s.get_mut(id).unwrap().data =
+                "{\"a\": 1}".into()),
+            conflict(format!(
+                "entry 0, message 0: id {} is stored with other data",
+                uuid(0)
+            ))
+        );
+        assert_eq!(
+            edited(0, &|s, id| s.get_mut(id).unwrap().metadata =
+                Some("{}".into())),
+            conflict(format!(
+                "entry 0, message 0: id {} is stored with other metadata",
+                uuid(0)
+            ))
+        );
+        // The whole stream shifted: without an expected version the first
+        // entry may start anywhere, but the later one's must hold.
+        let mut shifted = stored.clone();
+        for row in shifted.values_mut().filter(|row| row.stream_name == "s-1") {
+            row.position += 5;
+        }
+        assert_eq!(
+            outcome(&batch, &shifted),
+            conflict(format!(
+                "entry 2, message 0: id {} is stored at position 12 of s-1, not 7",
+                uuid(3)
+            ))
+        );
+        let first_two = built(Call::WriteBatch, &[("s-1", None, 2), ("t-1", Some(-1), 1)]);
+        assert_eq!(outcome(&first_two, &shifted), Ok(Some(vec![11, 0])));
+    }
+
+    #[test]
+    fn idempotent_write_messages() {
+        let batch = built(Call::WriteMessages, &[("s-1", Some(2), 2)]);
+        let stored = store(&batch, &batch.plan(|_| Some(2)).unwrap());
+        assert_eq!(outcome(&batch, &stored), Ok(Some(vec![4])));
+        let any = built(Call::WriteMessages, &[("s-1", None, 2)]);
+        assert_eq!(outcome(&any, &stored), Ok(Some(vec![4])));
+        let later = built(Call::WriteMessages, &[("s-1", Some(4), 2)]);
+        assert_eq!(
+            outcome(&later, &stored),
+            Err((
+                format!(
+                    "message 0: id {} is stored at position 3 of s-1, not 5",
+                    uuid(0)
+                ),
+                "23505"
+            ))
+        );
+        // Out of order: the second message before the first.
+        let mut swapped = stored.clone();
+        swapped.get_mut(&uuid(0)).unwrap().position = 4;
+        swapped.get_mut(&uuid(1)).unwrap().position = 3;
+        assert_eq!(
+            outcome(&any, &swapped),
+            Err((
+                format!(
+                    "message 1: id {} is stored at position 3 of s-1, not 5",
+                    uuid(1)
+                ),
+                "23505"
+            ))
+        );
+        let max = built(Call::WriteMessages, &[("s-1", Some(i64::MAX), 1)]);
+        assert_eq!(outcome(&max, &stored).unwrap_err().0, "bigint out of range");
+    }
+
+    #[test]
+    fn limits() {
+        let m = |n: u32| msg(&uuid(n), "t", "1", None);
+        let small = Limits {
+            messages: 2,
+            bytes: MAX_BYTES,
+        };
+        let three = array(&[m(0), m(1), m(2)]);
+        let of = |json: &str, limits| {
+            text_and_state(Batch::of_messages_within(Some(b"s-1"), json, None, limits))
+        };
+        assert_eq!(
+            of(&three, small),
+            (
+                "write_messages: at most 2 messages per call (this call has 3)".into(),
+                "22023"
+            )
+        );
+        assert!(
+            Batch::of_messages_within(Some(b"s-1"), &array(&[m(0), m(1)]), None, small).is_ok()
+        );
+        // Past the limit messages are only counted; a fault before it is reported.
+        assert_eq!(
+            of(&format!("[{}, {}, 1, 2]", m(0), m(1)), small).0,
+            "write_messages: at most 2 messages per call (this call has 4)"
+        );
+        assert_eq!(
+            of(&format!("[{}, 1, 2]", m(0)), small).0,
+            "message 1: must be a JSON object, not a number"
+        );
+        let batch = format!(
+            r#"[{{"messages": [{}, {}], "stream_name": "a-1"}}, {{"messages": [{}], "stream_name": "b-1"}}]"#,
+            m(0),
+            m(1),
+            m(2)
+        );
+        assert_eq!(
+            text_and_state(Batch::of_entries_within(&batch, small)),
+            (
+                "write_batch: at most 2 messages per call (this call has 3)".into(),
+                "22023"
+            )
+        );
+        // The text's size, checked first.
+        let one = array(&[m(0)]);
+        let bytes = |n| Limits {
+            messages: MAX_MESSAGES,
+            bytes: n,
+        };
+        assert!(Batch::of_messages_within(Some(b"s-1"), &one, None, bytes(one.len())).is_ok());
+        assert_eq!(
+            of(&one, bytes(one.len() - 1)),
+            (
+                format!(
+                    "write_messages: at most {} bytes of JSON text per call (this call has {})",
+                    one.len() - 1,
+                    one.len()
+                ),
+                "22023"
+            )
+        );
+        assert_eq!(
+            text_and_state(Batch::of_messages_within(None, "x", None, bytes(0))).0,
+            "write_messages: at most 0 bytes of JSON text per call (this call has 1)"
+        );
+        assert_eq!(
+            text_and_state(Batch::of_entries_within("[]", bytes(1))).0,
+            "write_batch: at most 1 bytes of JSON text per call (this call has 2)"
+        );
+        assert_eq!(MAX_BYTES, 67_108_864);
+        // The real bound on the number of messages.
+        let many: Vec<String> = (0..=MAX_MESSAGES as u32).map(m).collect();
+        let json = array(&many);
+        assert_eq!(
+            text_and_state(Batch::of_messages(Some(b"s-1"), &json, None)).0,
+            "write_messages: at most 10000 messages per call (this call has 10001)"
+        );
+        let json = array(&many[..MAX_MESSAGES]);
+        assert_eq!(
+            Batch::of_messages(Some(b"s-1"), &json, None).map(|b| b.message_count()),
+            Ok(MAX_MESSAGES)
+        );
+        let json = format!(
+            r#"[{{"messages": [{}], "stream_name": "a-1"}}, {{"messages": {}, "stream_name": "b-1"}}]"#,
+            m(20000),
+            array(&many[..MAX_MESSAGES])
+        );
+        assert_eq!(
+            text_and_state(Batch::of_entries(&json)).0,
+            "write_batch: at most 10000 messages per call (this call has 10001)"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_canonical_is_refused() {
+        let m = msg(&uuid(0), "t", "1", None);
+        let id = uuid(0);
+        let cases = [
+            format!("[ {m}]"),
+            format!("[{m} ]"),
+            format!("[{m},{m}]"),
+            format!("[{m}] "),
+            format!(" [{m}]"),
+            format!(r#"[{{"id":"{id}", "data": 1, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}","data": 1, "type": "t"}}]"#),
+            format!(r#"[{{"type": "t", "id": "{id}", "data": 1}}]"#),
+            format!(r#"[{{"id": "{id}", "id": "{id}", "data": 1, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": 1e5, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": 01, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": 1., "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": -, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": tru, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": True, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": [1, 2}}, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": {{"a": 1]], "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": {{1: 2}}, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": {{"a" 1}}, "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": "\u0000", "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": "\ud800", "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": "\ud800\u0041", "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": "\udc00", "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": "\u12", "type": "t"}}]"#),
+            format!(r#"[{{"id": "{id}", "data": "\x", "type": "t"}}]"#),
+            format!("[{{\"id\": \"{id}\", \"data\": \"a\tb\", \"type\": \"t\"}}]"),
+            format!(r#"[{{"id": "{id}", "data": "abc"#),
+            format!(r#"[{{"id": "{id}", "data": ["#),
+            format!(r#"[{{"id": "{id}", "data": "\"#),
+            format!(r#"[{{"id": "{id}", "data": "\ud83d\ude0"#),
+            format!("[{m}, "),
+            format!("[{m}"),
+            "[".into(),
+            "".into(),
+            "x".into(),
+            "{".into(),
+        ];
+        for json in &cases {
+            let error = Batch::of_messages(Some(b"s-1"), json, None).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    Error::InvalidBatch {
+                        place: Place::Argument,
+                        fault: Fault::NotCanonical {
+                            name: "messages",
+                            ..
+                        },
+                    }
+                ),
+                "{json}: {error}"
+            );
+            assert_eq!(error.sqlstate(), "22023");
+            let batch = format!(r#"[{{"messages": {json}, "stream_name": "s-1"}}]"#);
+            assert!(
+                matches!(
+                    Batch::of_entries(&batch).unwrap_err(),
+                    Error::InvalidBatch {
+                        fault: Fault::NotCanonical { name: "batch", .. },
+                        ..
+                    }
+                ),
+                "{batch}"
+            );
+        }
+        assert_eq!(
+            Batch::of_messages(Some(b"s-1"), &format!("[{m},{m}]"), None)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "messages is not canonical JSON text: expected \", \" or \"]\" at byte {}",
+                m.len() + 1
+            )
+        );
+        assert_eq!(
+            Batch::of_entries(r#"[{"stream_name": "s", "messages": []}]"#)
+                .unwrap_err()
+                .to_string(),
+            "batch is not canonical JSON text: expected keys in jsonb's order, each once at byte 22"
+        );
+    }
+
+    #[test]
+    fn deep_data_does_not_recurse() {
+        let depth = 200_000;
+        let data = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let json = array(&[msg(&uuid(0), "t", &data, None)]);
+        let batch = Batch::of_messages(Some(b"s-1"), &json, None).unwrap();
+        assert_eq!(batch.entries[0].messages[0].data.len(), 2 * depth);
+        let objects = format!("{}1{}", r#"{"a": "#.repeat(depth), "}".repeat(depth));
+        let json = array(&[msg(&uuid(0), "t", &objects, None)]);
+        assert!(Batch::of_messages(Some(b"s-1"), &json, None).is_ok());
+    }
+
+    #[test]
+    fn error_catalogue_entries() {
+        let cases: Vec<(Error, &str, &str)> = vec![
+            (
+                Error::InvalidBatch {
+                    place: Place::Argument,
+                    fault: Fault::Empty { name: "messages" },
+                },
+                "messages must not be empty",
+                "22023",
+            ),
+            (
+                Error::InvalidBatch {
+                    place: Place::Message {
+                        entry: Some(1),
+                        message: 0,
+                    },
+                    fault: Fault::InvalidId { input: "x".into() },
+                },
+                "entry 1, message 0: \"id\" is not a UUID: invalid input syntax for type uuid: \"x\"",
+                "22P02",
+            ),
+            (
+                Error::InvalidBatch {
+                    place: Place::Message {
+                        entry: None,
+                        message: 3,
+                    },
+                    fault: Fault::Missing { name: "\"id\"" },
+                },
+                "message 3: \"id\" is missing",
+                "22023",
+            ),
+            (
+                Error::InvalidBatch {
+                    place: Place::Entry(2),
+                    fault: Fault::Missing {
+                        name: "\"stream_name\"",
+                    },
+                },
+                "entry 2: \"stream_name\" is missing",
+                "22023",
+            ),
+            (
+                Error::IdempotentConflict {
+                    place: Place::Message {
+                        entry: None,
+                        message: 0,
+                    },
+                    id: "x".into(),
+                    difference: Difference::Type,
+                },
+                "message 0: id x is stored with another type",
+                "23505",
+            ),
+        ];
+        for (error, text, state) in cases {
+            assert_eq!(
+                (error.to_string().as_str(), error.sqlstate()),
+                (text, state)
+            );
+            assert_eq!(error.detail(), None);
+        }
+    }
+
+    /// A JSON value, printed in canonical form by `print`.
+    #[derive(Clone, Debug)]
+    enum Json {
+        Null,
+        Bool(bool),
+        Int(i64),
+        Decimal(i32, String),
+        Str(String),
+        Array(Vec<Json>),
+        Object(Vec<(String, Json)>),
+    }
+
+    /// A string as Postgres' escape_json writes it.
+    fn quoted(text: &str) -> String {
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    fn print(value: &Json) -> String {
+        match value {
+            Json::Null => "null".into(),
+            Json::Bool(b) => b.to_string(),
+            Json::Int(n) => n.to_string(),
+            Json::Decimal(n, frac) => format!("{n}.{frac}"),
+            Json::Str(s) => quoted(s),
+            Json::Array(items) => format!(
+                "[{}]",
+                items.iter().map(print).collect::<Vec<_>>().join(", ")
+            ),
+            Json::Object(members) => {
+                let mut members = members.clone();
+                members.sort_by(|a, b| key_order(&a.0, &b.0));
+                members.dedup_by(|a, b| a.0 == b.0);
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", quoted(k), print(v)))
+                    .collect();
+                format!("{{{}}}", members.join(", "))
+            }
+        }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "[a-z\"\\\\/\u{1}\u{8}\u{c}\n\r\t\u{1f}\u{7f}é漢😀\\[\\]{},: ]{0,8}"
+    }
+
+    fn json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(Json::Int),
+            (any::<i32>(), "[0-9]{1,4}").prop_map(|(n, f)| Json::Decimal(n, f)),
+            text().prop_map(Json::Str),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Json::Array),
+                prop::collection::vec((text(), inner), 0..5).prop_map(Json::Object),
+            ]
+        })
+    }
+
+    /// The uuid's text in one of the forms Postgres takes.
+    fn id_text(bytes: [u8; 16], form: u8) -> String {
+        let canonical = format_uuid(&bytes);
+        match form % 4 {
+            0 => canonical,
+            1 => canonical.to_uppercase(),
+            2 => format!("{{{canonical}}}"),
+            _ => canonical.replace('-', ""),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn of_messages_returns_the_generated_messages(
+            generated in prop::collection::vec(
+                (any::<[u8; 16]>(), any::<u8>(), text().prop_filter("non-empty", |t| !t.is_empty()), json(), prop::option::of(json())),
+                1..6,
+            )
+        ) {
+            let mut seen = std::collections::HashSet::new();
+            let generated: Vec<_> = generated.into_iter().filter(|g| seen.insert(g.0)).collect();
+            let items: Vec<String> = generated
+                .iter()
+                .map(|(id, form, type_, data, metadata)| {
+                    let mut text = format!(
+                        "{{\"id\": {}, \"data\": {}, \"type\": {}",
+                        quoted(&id_text(*id, *form)),
+                        print(data),
+                        quoted(type_)
+                    );
+                    if let Some(metadata) = metadata {
+                        text.push_str(&format!(", \"metadata\": {}", print(metadata)));
+                    }
+                    text + "}"
+                })
+                .collect();
+            let json = array(&items);
+            let canonical = canonical_json(&json);
+            prop_assert_eq!(canonical.as_deref(), Ok(json.as_str()));
+            let batch = Batch::of_messages(Some(b"s-1"), &json, None).unwrap();
+            let messages = &batch.entries[0].messages;
+            prop_assert_eq!(messages.len(), generated.len());
+            for (message, (id, _, type_, data, metadata)) in messages.iter().zip(&generated) {
+                prop_assert_eq!(&message.id, &format_uuid(id));
+                prop_assert_eq!(message.type_.as_ref(), type_.as_str());
+                prop_assert_eq!(message.data, print(data));
+                let metadata = metadata.as_ref().filter(|m| !matches!(m, Json::Null)).map(print);
+                prop_assert_eq!(message.metadata, metadata.as_deref());
+            }
+        }
+
+        #[test]
+        fn any_text_is_refused_or_read_without_panic(text in "[\\[\\]{}\",: a-z0-9\\\\.-]{0,40}") {
+            let _ = Batch::of_messages(Some(b"s-1"), &text, None);
+            let _ = Batch::of_entries(&text);
+        }
+    }
+}
