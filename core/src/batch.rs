@@ -21,19 +21,31 @@
 //! numbers. The reader here is strict about that form and returns slices of
 //! the input: data and metadata are already canonical, so the SQLite
 //! extension stores them as they are and the Postgres extension hands them
-//! to jsonb input. Text that is not in that form is refused with
-//! [`Fault::NotCanonical`] (naming its byte offset), never read otherwise.
-//! The reader checks the form of every token and the order of the keys it
-//! looks up (those of entries and messages); inside data and metadata it
-//! checks tokens and spacing but not key order. It never recurses on the
-//! input's depth.
+//! to jsonb input. Text out of that form is refused with
+//! [`Fault::NotCanonical`] (naming its byte offset), never guessed at: the
+//! reader checks every token's form and the spacing everywhere, and the key
+//! order of entries and messages (so no key is there twice). What it does
+//! not check, key order inside data and metadata and which of JSON's
+//! escapes a string uses, it passes through as given. It never recurses on
+//! the input's depth.
 //!
 //! Checks run in this order, and the first fault is the error: the size of
-//! the input text; the arguments (`write_messages`' stream name and expected
-//! version); the argument's shape (an array, not empty); each entry's shape
-//! in order (for `write_batch`); each message in order, up to
-//! [`MAX_MESSAGES`]; then the number of messages. Past the limit messages
-//! are only counted, so memory stays bounded whatever the input.
+//! the text; `write_messages`' stream name and expected version; the
+//! argument's shape (an array, not empty); then, in input order, each entry
+//! (`write_batch`) followed by its messages, each message checked in turn
+//! up to [`MAX_MESSAGES`] in all; last, the number of messages. Past the
+//! limit messages are only counted, so memory stays bounded whatever the
+//! input.
+//!
+//! An adapter writes a batch in this order, in one transaction:
+//! 1. [`Batch::of_messages`] or [`Batch::of_entries`];
+//! 2. take the advisory locks of [`Batch::lock_keys`], in that order;
+//! 3. when idempotent, read the ids back and ask
+//!    [`Batch::stored_outcome`]: `Some` is the answer, with nothing
+//!    written; `None` goes on;
+//! 4. look up the versions of [`Batch::streams`], [`Batch::plan`], insert
+//!    [`Plan::rows`] in order and return [`Plan::last_positions`]
+//!    (`write_messages` its only element).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -2172,6 +2184,32 @@ mod tests {
     }
 
     #[test]
+    fn cut_or_damaged_text_is_refused_without_panic() {
+        let message = msg(
+            &uuid(0),
+            r#"a\"\u0001😀"#,
+            r#"{"a": [1, -2.50, "x\ud83d\ude00"], "bb": {"c": null}}"#,
+            Some("true"),
+        );
+        let messages = array(&[message.clone(), msg(&uuid(1), "t", "[]", None)]);
+        let batch = format!(
+            r#"[{{"messages": {messages}, "stream_name": "s-1", "expected_version": -1}}]"#
+        );
+        assert!(Batch::of_messages(Some(b"s-1"), &messages, None).is_ok());
+        assert!(Batch::of_entries(&batch).is_ok());
+        for text in [&messages, &batch] {
+            for (cut, _) in text.char_indices() {
+                assert!(Batch::of_messages(Some(b"s-1"), &text[..cut], None).is_err());
+                assert!(Batch::of_entries(&text[..cut]).is_err());
+                let mut damaged = text.clone();
+                damaged.remove(cut);
+                let _ = Batch::of_messages(Some(b"s-1"), &damaged, None);
+                let _ = Batch::of_entries(&damaged);
+            }
+        }
+    }
+
+    #[test]
     fn deep_data_does_not_recurse() {
         let depth = 200_000;
         let data = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
@@ -2372,6 +2410,62 @@ mod tests {
                 prop_assert_eq!(message.data, print(data));
                 let metadata = metadata.as_ref().filter(|m| !matches!(m, Json::Null)).map(print);
                 prop_assert_eq!(message.metadata, metadata.as_deref());
+            }
+        }
+
+        #[test]
+        fn of_entries_returns_the_generated_entries(
+            generated in prop::collection::vec(
+                (
+                    text().prop_filter("non-empty", |t| !t.is_empty()),
+                    prop::option::of(prop::option::of(-1i64..1000)),
+                    prop::collection::vec((text().prop_filter("non-empty", |t| !t.is_empty()), json()), 1..3),
+                ),
+                1..4,
+            )
+        ) {
+            let mut n = 0;
+            let items: Vec<String> = generated
+                .iter()
+                .map(|(name, expected, messages)| {
+                    let messages: Vec<String> = messages
+                        .iter()
+                        .map(|(type_, data)| {
+                            n += 1;
+                            format!(
+                                "{{\"id\": \"{}\", \"data\": {}, \"type\": {}}}",
+                                uuid(n),
+                                print(data),
+                                quoted(type_)
+                            )
+                        })
+                        .collect();
+                    let mut text = format!("{{\"messages\": {}, \"stream_name\": {}", array(&messages), quoted(name));
+                    match expected {
+                        None => {}
+                        Some(None) => text.push_str(", \"expected_version\": null"),
+                        Some(Some(v)) => text.push_str(&format!(", \"expected_version\": {v}")),
+                    }
+                    text + "}"
+                })
+                .collect();
+            let json = array(&items);
+            let canonical = canonical_json(&json);
+            prop_assert_eq!(canonical.as_deref(), Ok(json.as_str()));
+            let batch = Batch::of_entries(&json).unwrap();
+            prop_assert_eq!(batch.entries.len(), generated.len());
+            let mut n = 0;
+            for (entry, (name, expected, messages)) in batch.entries.iter().zip(&generated) {
+                prop_assert_eq!(entry.stream_name.as_ref(), name.as_str());
+                prop_assert_eq!(entry.expected_version, expected.flatten());
+                prop_assert_eq!(entry.messages.len(), messages.len());
+                for (message, (type_, data)) in entry.messages.iter().zip(messages) {
+                    n += 1;
+                    prop_assert_eq!(&message.id, &uuid(n));
+                    prop_assert_eq!(message.type_.as_ref(), type_.as_str());
+                    prop_assert_eq!(message.data, print(data));
+                    prop_assert_eq!(message.metadata, None);
+                }
             }
         }
 
