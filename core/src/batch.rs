@@ -634,7 +634,8 @@ impl<'a> Batch<'a> {
     }
 
     /// Every row's position, given each stream's version before the batch
-    /// (`version_of`, asked once per stream; `None` for no messages).
+    /// (`version_of`, asked at most once per stream, when its first entry
+    /// is reached; `None` for a stream without messages).
     /// Entries are checked in input order, each against its stream's
     /// version after the entries before it: the first entry whose expected
     /// version differs fails with `write_message`'s error. A position past
@@ -642,16 +643,17 @@ impl<'a> Batch<'a> {
     /// no expected version fails (later entries of that stream are not
     /// checked: their version has no value).
     pub fn plan(&self, mut version_of: impl FnMut(&str) -> Option<i64>) -> Result<Plan<'_>, Error> {
+        // A stream's version as the entries so far leave it; `None` once
+        // it passed the largest bigint.
         let mut versions: HashMap<&str, Option<i64>> = HashMap::new();
-        for name in self.streams() {
-            versions.insert(name, Some(version_of(name).unwrap_or(EMPTY_STREAM_VERSION)));
-        }
         let mut rows = Vec::with_capacity(self.message_count());
         let mut entries = Vec::with_capacity(self.entries.len());
         let mut overflow = false;
         for (index, entry) in self.entries.iter().enumerate() {
             let name = entry.stream_name.as_ref();
-            let version = versions.get_mut(name).expect("every stream was looked up");
+            let version = versions
+                .entry(name)
+                .or_insert_with(|| Some(version_of(name).unwrap_or(EMPTY_STREAM_VERSION)));
             let Some(current) = *version else {
                 continue;
             };
@@ -671,7 +673,9 @@ impl<'a> Batch<'a> {
                 continue;
             };
             *version = Some(last);
-            let first = current + 1;
+            // Only an entry without messages (built by hand) can start past
+            // the largest bigint.
+            let first = current.saturating_add(1);
             for (message, position) in (first..=last).enumerate() {
                 rows.push(Row {
                     entry: index,
