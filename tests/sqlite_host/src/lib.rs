@@ -8,21 +8,33 @@ use message_store_slt::{Cell, Engine, EngineError};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
+/// The shipped build of the extension: `MESSAGE_STORE_SQLITE_LIB`, or the
+/// release build in the workspace's target directory.
 pub fn library_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("MESSAGE_STORE_SQLITE_LIB") {
+    built_library(
+        "MESSAGE_STORE_SQLITE_LIB",
+        "release",
+        "cargo build --release -p message_store_sqlite",
+    )
+}
+
+/// A build of the extension: the file `variable` names, or the one in the
+/// target directory's `profile` folder, which `build` makes.
+pub fn built_library(variable: &str, profile: &str, build: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
         return PathBuf::from(path);
     }
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
-    let path = target.join("release").join(format!(
+    let path = target.join(profile).join(format!(
         "libmessage_store_sqlite{}",
         std::env::consts::DLL_SUFFIX
     ));
     assert!(
         path.exists(),
-        "{} is missing: build it with `cargo build --release -p message_store_sqlite`",
+        "{} is missing: build it with `{build}`",
         path.display()
     );
     path.canonicalize().expect("library path")

@@ -10,24 +10,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn probe_library() -> PathBuf {
-    if let Some(path) = std::env::var_os("MESSAGE_STORE_SQLITE_PANIC_PROBE_LIB") {
-        return PathBuf::from(path);
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    let path = target.join("panic-probe").join(format!(
-        "libmessage_store_sqlite{}",
-        std::env::consts::DLL_SUFFIX
-    ));
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build --profile panic-probe -p message_store_sqlite --features panic_probe`",
-        path.display()
-    );
-    path.canonicalize().expect("library path")
+    message_store_sqlite_tests::built_library(
+        "MESSAGE_STORE_SQLITE_PANIC_PROBE_LIB",
+        "panic-probe",
+        "cargo build --profile panic-probe -p message_store_sqlite --features panic_probe",
+    )
 }
+
+/// The callbacks of a virtual table that report an error to SQLite, in the
+/// order the host tries them.
+const TABLE_CALLBACKS: [&str; 8] = [
+    "xConnect",
+    "xBestIndex",
+    "xOpen",
+    "xFilter",
+    "xEof",
+    "xNext",
+    "xColumn",
+    "xRowid",
+];
+
+/// A virtual table's destructors, whose panics are dropped.
+const TABLE_DESTRUCTORS: [&str; 3] = ["xClose", "xDisconnect", "drop_aux"];
 
 /// Each case's probe and what the host printed for it.
 fn expected() -> Vec<String> {
@@ -35,36 +39,18 @@ fn expected() -> Vec<String> {
         format!("{what}.{callback}: {what}: internal error (panic in {callback})")
     };
     let mut lines = Vec::new();
-    for callback in [
-        "xConnect",
-        "xBestIndex",
-        "xOpen",
-        "xFilter",
-        "xEof",
-        "xNext",
-        "xColumn",
-        "xRowid",
-    ] {
+    for callback in TABLE_CALLBACKS {
         lines.push(fails("get_stream_messages", callback));
     }
     lines.push(fails("get_category_messages", "xFilter"));
     lines.push(fails("get_last_stream_message", "xColumn"));
-    for callback in ["xClose", "xDisconnect", "drop_aux"] {
+    for callback in TABLE_DESTRUCTORS {
         lines.push(format!("get_stream_messages.{callback}: lived, 2 rows"));
     }
-    for callback in [
-        "xConnect",
-        "xBestIndex",
-        "xOpen",
-        "xFilter",
-        "xEof",
-        "xNext",
-        "xColumn",
-        "xRowid",
-    ] {
+    for callback in TABLE_CALLBACKS {
         lines.push(fails("message_store_settings", callback));
     }
-    for callback in ["xClose", "xDisconnect", "drop_aux"] {
+    for callback in TABLE_DESTRUCTORS {
         lines.push(format!("message_store_settings.{callback}: lived, 1 rows"));
     }
     for function in ["hash_64", "write_message", "set_config"] {
