@@ -74,18 +74,6 @@ impl Statement {
             Statement::LastMessage
         }
     }
-
-    /// Whether a caller's SQL condition can be added to it (the stream and
-    /// category reads; Message DB's last-message read takes none).
-    pub fn takes_condition(self) -> bool {
-        !matches!(
-            self,
-            Statement::StreamVersion
-                | Statement::Insert
-                | Statement::LastMessage
-                | Statement::LastMessageOfType
-        )
-    }
 }
 
 /// A statement's SQL in one engine's dialect, in two parts: the select with
@@ -167,20 +155,6 @@ mod tests {
         assert_eq!(Statement::of_stream_read(&stream), Statement::StreamRead);
         assert_eq!(Statement::last_message(false), Statement::LastMessage);
         assert_eq!(Statement::last_message(true), Statement::LastMessageOfType);
-        let conditional: Vec<_> = Statement::ALL
-            .into_iter()
-            .filter(|s| s.takes_condition())
-            .collect();
-        assert_eq!(
-            conditional,
-            [
-                Statement::StreamRead,
-                Statement::CategoryRead,
-                Statement::CategoryReadCorrelated,
-                Statement::CategoryReadGrouped,
-                Statement::CategoryReadCorrelatedGrouped,
-            ]
-        );
     }
 
     #[test]
