@@ -54,7 +54,7 @@ use std::fmt;
 
 use crate::error::Error;
 use crate::uuid::{format_uuid, parse_uuid};
-use crate::write::{CategoryLock, EMPTY_STREAM_VERSION};
+use crate::write::{self, CategoryLock, EMPTY_STREAM_VERSION};
 
 /// The most messages one call writes. A call is one transaction holding
 /// its category locks until it ends: the bound keeps other writers of those
@@ -657,15 +657,7 @@ impl<'a> Batch<'a> {
             let Some(current) = *version else {
                 continue;
             };
-            if let Some(expected_version) = entry.expected_version {
-                if expected_version != current {
-                    return Err(Error::WrongExpectedVersion {
-                        expected_version,
-                        stream_name: name.to_owned(),
-                        stream_version: current,
-                    });
-                }
-            }
+            write::check_expected_version(|| name.to_owned(), current, entry.expected_version)?;
             let count = entry.messages.len() as i64;
             let Some(last) = current.checked_add(count) else {
                 overflow = true;

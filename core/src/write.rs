@@ -37,18 +37,32 @@ pub fn next_position(
     expected_version: Option<i64>,
 ) -> Result<i64, Error> {
     let stream_version = stream_version.unwrap_or(EMPTY_STREAM_VERSION);
-    if let Some(expected_version) = expected_version {
-        if expected_version != stream_version {
-            return Err(Error::WrongExpectedVersion {
-                expected_version,
-                stream_name: display_nullable(
-                    stream_name.map(|name| String::from_utf8_lossy(name)),
-                ),
-                stream_version,
-            });
-        }
-    }
+    check_expected_version(
+        || display_nullable(stream_name.map(|name| String::from_utf8_lossy(name))),
+        stream_version,
+        expected_version,
+    )?;
     stream_version.checked_add(1).ok_or(Error::BigintOutOfRange)
+}
+
+/// Message DB's expected-version check of a write onto a stream at
+/// `stream_version` (-1 when empty): `stream_name` gives the name as the
+/// error shows it, asked only on a mismatch.
+pub fn check_expected_version(
+    stream_name: impl FnOnce() -> String,
+    stream_version: i64,
+    expected_version: Option<i64>,
+) -> Result<(), Error> {
+    match expected_version {
+        Some(expected_version) if expected_version != stream_version => {
+            Err(Error::WrongExpectedVersion {
+                expected_version,
+                stream_name: stream_name(),
+                stream_version,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
