@@ -22,10 +22,19 @@ pub enum Statement {
     CategoryReadCorrelatedGrouped,
     LastMessage,
     LastMessageOfType,
+    /// The rows of a `write_messages` call, at the positions core planned.
+    /// Postgres inserts the whole jsonb argument in one set-based
+    /// statement; SQLite inserts one row per step.
+    InsertMessages,
+    /// The rows of a `write_batch` call, as [`Statement::InsertMessages`].
+    InsertEntries,
+    /// The stored messages with the ids of an idempotent batch (Postgres:
+    /// all ids in one statement; SQLite: one id per step).
+    StoredById,
 }
 
 impl Statement {
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 12;
 
     /// Every statement, in the order of [`Statement::index`].
     pub const ALL: [Statement; Statement::COUNT] = [
@@ -38,6 +47,9 @@ impl Statement {
         Statement::CategoryReadCorrelatedGrouped,
         Statement::LastMessage,
         Statement::LastMessageOfType,
+        Statement::InsertMessages,
+        Statement::InsertEntries,
+        Statement::StoredById,
     ];
 
     /// A dense index, for a table of one kept statement per kind.

@@ -85,6 +85,22 @@ macro_rules! last_message_order {
     };
 }
 
+/// A batch message's id (`m` is the message's JSON), the first column of
+/// its row.
+macro_rules! message_id {
+    () => {
+        "(m.value OPERATOR(pg_catalog.->>) 'id')::pg_catalog.uuid"
+    };
+}
+/// A batch message's type, data and metadata, the last columns of its row.
+macro_rules! message_values {
+    () => {
+        ", m.value OPERATOR(pg_catalog.->>) 'type', m.value OPERATOR(pg_catalog.->) 'data', \
+         CASE WHEN m.value OPERATOR(pg_catalog.->) 'metadata' OPERATOR(pg_catalog.=) \
+         'null'::pg_catalog.jsonb THEN NULL ELSE m.value OPERATOR(pg_catalog.->) 'metadata' END"
+    };
+}
+
 /// Parameter types of a stream read: stream_name, position, limit.
 const STREAM_READ_TYPES: [Oid; 3] = [pg_sys::TEXTOID, pg_sys::INT8OID, pg_sys::INT8OID];
 /// Parameter types of a category read: category, position, limit,
@@ -160,6 +176,48 @@ pub fn text(statement: Statement) -> Text<'static> {
             ),
             last_message_order!(),
         ),
+        // A batch's rows, straight from its jsonb argument, which core
+        // has checked: positions follow the version before the batch ($3)
+        // in array order, and the rows are inserted in that order, so
+        // their global positions are too. JSON null metadata is SQL NULL.
+        Statement::InsertMessages => (
+            concat!(
+                "INSERT INTO message_store.messages \
+                 (id, stream_name, position, type, data, metadata) \
+                 SELECT ",
+                message_id!(),
+                ", $2, $3 OPERATOR(pg_catalog.+) m.ordinality",
+                message_values!(),
+                " FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS m \
+                 ORDER BY m.ordinality"
+            ),
+            "",
+        ),
+        // `write_batch`: each entry's messages follow that entry's version
+        // before it ($2, one per entry, in input order).
+        Statement::InsertEntries => (
+            concat!(
+                "INSERT INTO message_store.messages \
+                 (id, stream_name, position, type, data, metadata) \
+                 SELECT ",
+                message_id!(),
+                ", e.value OPERATOR(pg_catalog.->>) 'stream_name', \
+                 ($2::pg_catalog.int8[])[e.ordinality] OPERATOR(pg_catalog.+) m.ordinality",
+                message_values!(),
+                " FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e, \
+                 pg_catalog.jsonb_array_elements(e.value OPERATOR(pg_catalog.->) 'messages') \
+                 WITH ORDINALITY AS m \
+                 ORDER BY e.ordinality, m.ordinality"
+            ),
+            "",
+        ),
+        // $1 is the ids as an array literal (`{…,…}`).
+        Statement::StoredById => (
+            "SELECT id::pg_catalog.text, stream_name, position, type, \
+             data::pg_catalog.text, metadata::pg_catalog.text FROM message_store.messages \
+             WHERE id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.uuid[])",
+            "",
+        ),
     };
     Text { filtered, order }
 }
@@ -184,6 +242,9 @@ pub fn arg_types(statement: Statement) -> &'static [Oid] {
         Statement::LastMessage | Statement::LastMessageOfType => {
             &[pg_sys::TEXTOID, pg_sys::TEXTOID]
         }
+        Statement::InsertMessages => &[pg_sys::JSONBOID, pg_sys::TEXTOID, pg_sys::INT8OID],
+        Statement::InsertEntries => &[pg_sys::JSONBOID, pg_sys::TEXTOID],
+        Statement::StoredById => &[pg_sys::TEXTOID],
     }
 }
 
