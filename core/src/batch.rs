@@ -430,6 +430,30 @@ impl<'a> Batch<'a> {
         )
     }
 
+    /// `write_messages`' SQL arguments as a call passes them: a NULL
+    /// `messages` is refused after the stream name and expected version
+    /// are checked, as any other fault of `messages` is.
+    pub fn of_write_messages(
+        stream_name: Option<&'a [u8]>,
+        messages_json: Option<&'a str>,
+        expected_version: Option<i64>,
+    ) -> Result<Batch<'a>, Error> {
+        Batch::of_nullable_messages(
+            stream_name,
+            messages_json,
+            expected_version,
+            Limits::DEFAULT,
+        )
+    }
+
+    /// `write_batch`'s SQL argument as a call passes it.
+    pub fn of_write_batch(batch_json: Option<&'a str>) -> Result<Batch<'a>, Error> {
+        match batch_json {
+            Some(json) => Batch::of_entries(json),
+            None => Err(invalid(Place::Argument, Fault::Null { name: "batch" })),
+        }
+    }
+
     /// [`Batch::of_messages`] checked against `limits`.
     pub fn of_messages_within(
         stream_name: Option<&'a [u8]>,
@@ -437,7 +461,18 @@ impl<'a> Batch<'a> {
         expected_version: Option<i64>,
         limits: Limits,
     ) -> Result<Batch<'a>, Error> {
-        check_size(Call::WriteMessages, messages_json, limits)?;
+        Batch::of_nullable_messages(stream_name, Some(messages_json), expected_version, limits)
+    }
+
+    fn of_nullable_messages(
+        stream_name: Option<&'a [u8]>,
+        messages_json: Option<&'a str>,
+        expected_version: Option<i64>,
+        limits: Limits,
+    ) -> Result<Batch<'a>, Error> {
+        if let Some(json) = messages_json {
+            check_size(Call::WriteMessages, json, limits)?;
+        }
         let stream_name = match stream_name {
             None => {
                 return Err(invalid(
@@ -458,6 +493,9 @@ impl<'a> Batch<'a> {
             ));
         }
         check_expected_version(Place::Argument, "expected_version", expected_version)?;
+        let Some(messages_json) = messages_json else {
+            return Err(invalid(Place::Argument, Fault::Null { name: "messages" }));
+        };
         let mut reader = Reader::new(messages_json, "messages");
         let mut messages = Messages::new(limits);
         reader.messages_array(&mut messages, None, "messages", Place::Argument)?;
@@ -1379,6 +1417,36 @@ mod tests {
     }
 
     #[test]
+    fn null_arguments_are_refused_in_argument_order() {
+        assert_eq!(
+            text_and_state(Batch::of_write_messages(None, None, None)),
+            ("stream_name must not be NULL".to_string(), "22023")
+        );
+        assert_eq!(
+            text_and_state(Batch::of_write_messages(Some(b"s-1"), None, Some(-2))),
+            (
+                "expected_version must not be less than -1 (it is -2)".to_string(),
+                "22023"
+            )
+        );
+        assert_eq!(
+            text_and_state(Batch::of_write_messages(Some(b"s-1"), None, None)),
+            ("messages must not be NULL".to_string(), "22023")
+        );
+        assert_eq!(
+            text_and_state(Batch::of_write_batch(None)),
+            ("batch must not be NULL".to_string(), "22023")
+        );
+        let one = array(&[msg(&uuid(1), "A", "{}", None)]);
+        assert_eq!(
+            Batch::of_write_messages(Some(b"s-1"), Some(&one), None)
+                .unwrap()
+                .message_count(),
+            1
+        );
+    }
+
+    #[test]
     fn reads_messages_in_order() {
         let data = r#"{"a": [1, "]", "}", ",", "\"", {"b": [[], {}]}], "c": null, "d": -1.50}"#;
         let json = array(&[
@@ -2043,7 +2111,7 @@ mod tests {
             )
         );
         // The text's size, checked first.
-        let one = array(&[m(0)]);
+        let one = array(&[msg(&uuid(1), "A", "{}", None)]);
         let bytes = |n| Limits {
             messages: MAX_MESSAGES,
             bytes: n,
