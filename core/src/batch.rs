@@ -373,7 +373,9 @@ pub struct StoredRow {
     pub stream_name: String,
     pub position: i64,
     pub type_: String,
-    pub data: String,
+    /// `None` for SQL NULL (`write_message` stores a NULL data as given),
+    /// which no batch message has.
+    pub data: Option<String>,
     pub metadata: Option<String>,
 }
 
@@ -800,7 +802,7 @@ impl<'a> Batch<'a> {
                 if row.type_ != message.type_ {
                     return Err(conflict(Difference::Type));
                 }
-                if row.data != message.data {
+                if row.data.as_deref() != Some(message.data) {
                     return Err(conflict(Difference::Data));
                 }
                 if row.metadata.as_deref() != message.metadata {
@@ -1925,7 +1927,7 @@ mod tests {
                         stream_name: row.stream_name.to_owned(),
                         position: row.position,
                         type_: message.type_.to_string(),
-                        data: message.data.to_owned(),
+                        data: Some(message.data.to_owned()),
                         metadata: message.metadata.map(str::to_owned),
                     },
                 )
@@ -2000,7 +2002,14 @@ mod tests {
         );
         assert_eq!(
             edited(0, &|s, id| s.get_mut(id).unwrap().data =
-                "{\"a\": 1}".into()),
+                Some("{\"a\": 1}".into())),
+            conflict(format!(
+                "entry 0, message 0: id {} is stored with other data",
+                uuid(0)
+            ))
+        );
+        assert_eq!(
+            edited(0, &|s, id| s.get_mut(id).unwrap().data = None),
             conflict(format!(
                 "entry 0, message 0: id {} is stored with other data",
                 uuid(0)
