@@ -114,6 +114,24 @@ RETURNS bigint
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_write_message';
 
+CREATE FUNCTION message_store.write_messages(
+  stream_name varchar,
+  messages jsonb,
+  expected_version bigint DEFAULT NULL,
+  idempotent boolean DEFAULT false
+)
+RETURNS bigint
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_write_messages';
+
+CREATE FUNCTION message_store.write_batch(
+  batch jsonb,
+  idempotent boolean DEFAULT false
+)
+RETURNS bigint[]
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_write_batch';
+
 CREATE FUNCTION message_store.get_stream_messages(
   stream_name varchar,
   "position" bigint DEFAULT 0,

@@ -10,7 +10,7 @@
 //! and result goes through `Call`'s safe methods, which check each read
 //! against that signature.
 
-use crate::signatures::{Arg, ArgType, Bigint, Function, Jsonb, SqlType, Varchar};
+use crate::signatures::{Arg, ArgType, Bigint, Boolean, Function, Jsonb, SqlType, Varchar};
 use crate::spi::{Param, SetResult};
 use message_store_core::Error;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
@@ -213,6 +213,46 @@ impl<'fcinfo> Call<'fcinfo> {
         self.datum(arg).map(|datum| datum.value() as i64)
     }
 
+    /// A boolean argument.
+    pub fn bool(&self, arg: Arg<Boolean>) -> Option<bool> {
+        self.datum(arg).map(|datum| datum.value() != 0)
+    }
+
+    /// A jsonb argument's text as Postgres prints it (`jsonb_out`), for
+    /// core's batch reader, which reads that form. The text is in the
+    /// database's encoding: taken as it is when that is UTF-8 or the text
+    /// is ASCII (which every server encoding writes alike), refused
+    /// otherwise.
+    pub fn jsonb_out(&self, arg: Arg<Jsonb>) -> Option<String> {
+        let datum = self.datum(arg)?;
+        // SAFETY: the datum is a jsonb (the signature's type, checked by
+        // `datum`), which jsonb_out takes; it returns a NUL-terminated
+        // string in the current context, copied at once and then freed.
+        let bytes = unsafe {
+            let text =
+                pgrx::fcinfo::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(datum)])
+                    .expect("jsonb_out returns text");
+            let chars = text.cast_mut_ptr::<std::ffi::c_char>();
+            let bytes = CStr::from_ptr(chars).to_bytes().to_vec();
+            pg_sys::pfree(chars.cast());
+            bytes
+        };
+        // SAFETY: reads the database's encoding, set for the backend.
+        let utf8 = unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32;
+        if !utf8 && !bytes.is_ascii() {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!(
+                    "{}: {} holds characters outside ASCII, which batch writes take only in a UTF8 database",
+                    self.function.name, arg.name
+                )
+            );
+        }
+        // jsonb_out writes valid text of the database's encoding: UTF-8 here.
+        Some(String::from_utf8(bytes).expect("jsonb text of a UTF8 database is UTF-8"))
+    }
+
     /// A jsonb argument as Postgres prints it, `<NULL>` for NULL (for
     /// debug notices).
     pub fn jsonb_text(&self, arg: Arg<Jsonb>) -> String {
@@ -238,6 +278,7 @@ impl<'fcinfo> Call<'fcinfo> {
             SqlType::Varchar => pg_sys::VARCHAROID,
             SqlType::Bigint => pg_sys::INT8OID,
             SqlType::Jsonb => pg_sys::JSONBOID,
+            SqlType::Boolean => pg_sys::BOOLOID,
             other => unreachable!("no argument is a {other:?}"),
         };
         // SAFETY: the datum is NULL or a value of the argument's declared
@@ -297,6 +338,12 @@ impl<'fcinfo> Call<'fcinfo> {
             Some(value) => Datum::from(value),
             None => self.return_null(),
         }
+    }
+
+    /// Returns a `bigint[]` of `values`.
+    pub fn return_i64_array(&self, values: &[i64]) -> Datum {
+        // In the call's context, where the caller reads the result.
+        self.in_call_context(|| crate::spi::int8_array(values))
     }
 
     /// Sets up the result of a set-returning call (checking that the caller

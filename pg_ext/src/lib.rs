@@ -7,6 +7,7 @@ pub mod signatures;
 mod spi;
 
 use fmgr::{check, setting, setting_is_on, sql_function, Call};
+use message_store_core::batch::{Batch, Plan};
 use message_store_core::condition::Dialect;
 use message_store_core::error::display_nullable;
 use message_store_core::read::{sql_condition_enabled, CategoryRead, ConditionGate, StreamRead};
@@ -133,6 +134,17 @@ sql_function! {
 
 // Locking and writing.
 
+/// Takes a transaction-scoped advisory lock (`pg_advisory_xact_lock`).
+fn advisory_xact_lock(key: i64) {
+    // SAFETY: pg_advisory_xact_lock_int8 takes one bigint, not NULL.
+    unsafe {
+        pgrx::fcinfo::direct_function_call_as_datum(
+            pg_sys::pg_advisory_xact_lock_int8,
+            &[Some(Datum::from(key))],
+        );
+    }
+}
+
 /// Takes the transaction-scoped advisory lock of the stream's category, so
 /// writers of one category commit in global-position order. A NULL name
 /// takes no lock. Returns the lock key.
@@ -141,13 +153,7 @@ fn acquire_lock(stream_name: Option<&[u8]>, debug: bool) -> Option<i64> {
     let category = lock.map(|lock| lock.category);
     let key = lock.map(|lock| lock.key);
     if let Some(key) = key {
-        // SAFETY: pg_advisory_xact_lock_int8 takes one bigint, not NULL.
-        unsafe {
-            pgrx::fcinfo::direct_function_call_as_datum(
-                pg_sys::pg_advisory_xact_lock_int8,
-                &[Some(Datum::from(key))],
-            );
-        }
+        advisory_xact_lock(key);
     }
     if debug {
         notice(&[
@@ -237,6 +243,122 @@ sql_function! {
             ]);
         }
         Datum::from(position)
+    }
+}
+
+/// Writes a checked batch in the order core's `batch` module gives:
+/// the category locks in ascending key order, then (idempotent) the stored
+/// outcome, then the versions, the plan and the rows. `insert` inserts the
+/// plan's rows and returns how many it inserted. Returns each entry's last
+/// position.
+fn write_checked_batch(
+    batch: &Batch<'_>,
+    idempotent: bool,
+    insert: impl FnOnce(&Connection, &Plan<'_>) -> u64,
+) -> Vec<i64> {
+    for key in batch.lock_keys() {
+        advisory_xact_lock(key);
+    }
+    let connection = Connection::connect();
+    if idempotent {
+        let ids: Vec<&str> = batch
+            .entries
+            .iter()
+            .flat_map(|entry| entry.messages.iter().map(|message| message.id.as_str()))
+            .collect();
+        let mut stored = connection.stored_by_id(&format!("{{{}}}", ids.join(",")));
+        if let Some(positions) = check(batch.stored_outcome(|id| stored.remove(id))) {
+            connection.finish();
+            return positions;
+        }
+    }
+    let plan = check(batch.plan(|name| {
+        connection.select_i64(Statement::StreamVersion, &[connection.text_param(name)])
+    }));
+    let inserted = insert(&connection, &plan);
+    assert_eq!(
+        inserted,
+        plan.rows.len() as u64,
+        "{} inserted another number of rows than it planned",
+        batch.call.name()
+    );
+    connection.finish();
+    plan.last_positions()
+}
+
+fn debug_batch(batch: &Batch<'_>, idempotent: bool, positions: &[i64]) {
+    let mut lines = vec![format!("» {}", batch.call.name())];
+    for (index, entry) in batch.entries.iter().enumerate() {
+        lines.push(format!(
+            "entry {index}: stream_name: {}, expected_version: {}, messages: {}, last position: {}",
+            entry.stream_name,
+            display_nullable(entry.expected_version),
+            entry.messages.len(),
+            positions[index]
+        ));
+    }
+    lines.push(format!("idempotent: {idempotent}"));
+    notice(&lines);
+}
+
+sql_function! {
+    /// `write_messages(stream_name, messages, expected_version, idempotent) RETURNS bigint`:
+    /// appends every message of a JSON array to one stream, atomically, and
+    /// returns the last one's position.
+    fn message_store_write_messages / pg_finfo_message_store_write_messages
+        = write_messages::FUNCTION;
+    |call| {
+        use write_messages as f;
+        let json = call.jsonb_out(f::MESSAGES);
+        let batch = check(Batch::of_write_messages(
+            call.bytes(f::STREAM_NAME),
+            json.as_deref(),
+            call.i64(f::EXPECTED_VERSION),
+        ));
+        let idempotent = call.bool(f::IDEMPOTENT).unwrap_or(false);
+        let positions = write_checked_batch(&batch, idempotent, |connection, plan| {
+            let before = plan.entries[0].first - 1;
+            connection.execute(
+                Statement::InsertMessages,
+                &[
+                    call.param(f::MESSAGES),
+                    call.param(f::STREAM_NAME),
+                    Param::int8(Some(before)),
+                ],
+                pg_sys::SPI_OK_INSERT,
+            )
+        });
+        call.panic_probe();
+        if debug_write() {
+            debug_batch(&batch, idempotent, &positions);
+        }
+        Datum::from(positions[0])
+    }
+}
+
+sql_function! {
+    /// `write_batch(batch, idempotent) RETURNS bigint[]`: writes the
+    /// messages of several streams, atomically, and returns each entry's
+    /// last position in input order.
+    fn message_store_write_batch / pg_finfo_message_store_write_batch = write_batch::FUNCTION;
+    |call| {
+        use write_batch as f;
+        let json = call.jsonb_out(f::BATCH);
+        let batch = check(Batch::of_write_batch(json.as_deref()));
+        let idempotent = call.bool(f::IDEMPOTENT).unwrap_or(false);
+        let positions = write_checked_batch(&batch, idempotent, |connection, plan| {
+            let before: Vec<i64> = plan.entries.iter().map(|span| span.first - 1).collect();
+            connection.execute(
+                Statement::InsertEntries,
+                &[call.param(f::BATCH), connection.int8_array_param(&before)],
+                pg_sys::SPI_OK_INSERT,
+            )
+        });
+        call.panic_probe();
+        if debug_write() {
+            debug_batch(&batch, idempotent, &positions);
+        }
+        call.return_i64_array(&positions)
     }
 }
 

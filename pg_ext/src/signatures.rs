@@ -21,6 +21,8 @@ pub enum SqlType {
     Bigint,
     Jsonb,
     Boolean,
+    /// `bigint[]`.
+    BigintArray,
     /// `message_store.message`, the readers' row type.
     Message,
 }
@@ -33,6 +35,7 @@ impl SqlType {
             SqlType::Bigint => "bigint",
             SqlType::Jsonb => "jsonb",
             SqlType::Boolean => "boolean",
+            SqlType::BigintArray => "bigint[]",
             SqlType::Message => "message_store.message",
         }
     }
@@ -50,6 +53,8 @@ pub struct Varchar;
 pub struct Bigint;
 /// `jsonb`: passed on as a datum, or printed.
 pub struct Jsonb;
+/// `boolean`.
+pub struct Boolean;
 
 impl ArgType for Varchar {
     const SQL: SqlType = SqlType::Varchar;
@@ -59,6 +64,9 @@ impl ArgType for Bigint {
 }
 impl ArgType for Jsonb {
     const SQL: SqlType = SqlType::Jsonb;
+}
+impl ArgType for Boolean {
+    const SQL: SqlType = SqlType::Boolean;
 }
 
 /// One argument of one function, as its reads name it: its position (from
@@ -120,6 +128,8 @@ impl Volatility {
 pub struct Function {
     /// The name in schema `message_store`.
     pub name: &'static str,
+    /// The release whose install script first declares it.
+    pub since: &'static str,
     /// The library's symbol (`AS 'MODULE_PATHNAME', '<symbol>'`).
     pub symbol: &'static str,
     /// In position order.
@@ -165,6 +175,7 @@ macro_rules! name_rule {
             use super::*;
             pub const FUNCTION: Function = Function {
                 name: stringify!($module),
+                since: "0.1.0",
                 symbol: $symbol,
                 args: &[declared("stream_name", SqlType::Varchar)],
                 defaults: 0,
@@ -189,6 +200,7 @@ pub mod hash_64 {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "hash_64",
+        since: "0.1.0",
         symbol: "message_store_hash_64",
         args: &[declared("value", SqlType::Varchar)],
         defaults: 0,
@@ -205,6 +217,7 @@ pub mod is_consumer_group_member {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "is_consumer_group_member",
+        since: "0.1.0",
         symbol: "message_store_is_consumer_group_member",
         args: &[
             declared("stream_name", SqlType::Varchar),
@@ -227,6 +240,7 @@ pub mod message_store_version {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "message_store_version",
+        since: "0.1.0",
         symbol: "message_store_message_store_version",
         args: &[],
         defaults: 0,
@@ -242,6 +256,7 @@ pub mod acquire_lock {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "acquire_lock",
+        since: "0.1.0",
         symbol: "message_store_acquire_lock",
         args: &[declared("stream_name", SqlType::Varchar)],
         defaults: 0,
@@ -258,6 +273,7 @@ pub mod stream_version {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "stream_version",
+        since: "0.1.0",
         symbol: "message_store_stream_version",
         args: &[declared("stream_name", SqlType::Varchar)],
         defaults: 0,
@@ -274,6 +290,7 @@ pub mod write_message {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "write_message",
+        since: "0.1.0",
         symbol: "message_store_write_message",
         args: &[
             declared("id", SqlType::Varchar),
@@ -302,6 +319,7 @@ pub mod get_stream_messages {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "get_stream_messages",
+        since: "0.1.0",
         symbol: "message_store_get_stream_messages",
         args: &[
             declared("stream_name", SqlType::Varchar),
@@ -326,6 +344,7 @@ pub mod get_category_messages {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "get_category_messages",
+        since: "0.1.0",
         symbol: "message_store_get_category_messages",
         args: &[
             declared("category", SqlType::Varchar),
@@ -356,6 +375,7 @@ pub mod get_last_stream_message {
     use super::*;
     pub const FUNCTION: Function = Function {
         name: "get_last_stream_message",
+        since: "0.1.0",
         symbol: "message_store_get_last_stream_message",
         args: &[
             declared("stream_name", SqlType::Varchar),
@@ -372,8 +392,54 @@ pub mod get_last_stream_message {
     pub const TYPE: Arg<Varchar> = FUNCTION.arg(1);
 }
 
+pub mod write_messages {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "write_messages",
+        since: "0.2.0",
+        symbol: "message_store_write_messages",
+        args: &[
+            declared("stream_name", SqlType::Varchar),
+            declared("messages", SqlType::Jsonb),
+            declared("expected_version", SqlType::Bigint),
+            declared("idempotent", SqlType::Boolean),
+        ],
+        defaults: 2,
+        returns: SqlType::Bigint,
+        returns_set: false,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(0);
+    pub const MESSAGES: Arg<Jsonb> = FUNCTION.arg(1);
+    pub const EXPECTED_VERSION: Arg<Bigint> = FUNCTION.arg(2);
+    pub const IDEMPOTENT: Arg<Boolean> = FUNCTION.arg(3);
+}
+
+pub mod write_batch {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "write_batch",
+        since: "0.2.0",
+        symbol: "message_store_write_batch",
+        args: &[
+            declared("batch", SqlType::Jsonb),
+            declared("idempotent", SqlType::Boolean),
+        ],
+        defaults: 1,
+        returns: SqlType::BigintArray,
+        returns_set: false,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const BATCH: Arg<Jsonb> = FUNCTION.arg(0);
+    pub const IDEMPOTENT: Arg<Boolean> = FUNCTION.arg(1);
+}
+
 /// Every C function of the extension.
-pub const FUNCTIONS: [&Function; 13] = [
+pub const FUNCTIONS: [&Function; 15] = [
     &category::FUNCTION,
     &id::FUNCTION,
     &cardinal_id::FUNCTION,
@@ -387,4 +453,6 @@ pub const FUNCTIONS: [&Function; 13] = [
     &get_stream_messages::FUNCTION,
     &get_category_messages::FUNCTION,
     &get_last_stream_message::FUNCTION,
+    &write_messages::FUNCTION,
+    &write_batch::FUNCTION,
 ];

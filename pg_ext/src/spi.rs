@@ -5,10 +5,12 @@
 //! Every name in the statements carries its schema, operators included, so a
 //! caller's search_path cannot change what they mean.
 
+use message_store_core::batch::StoredRow;
 use message_store_core::statement::{Statement, Text};
 use message_store_core::{condition::Fault, Error};
 use pgrx::pg_sys::{self, Datum, Oid};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
@@ -202,7 +204,7 @@ pub fn text(statement: Statement) -> Text<'static> {
                  SELECT ",
                 message_id!(),
                 ", e.value OPERATOR(pg_catalog.->>) 'stream_name', \
-                 ($2::pg_catalog.int8[])[e.ordinality] OPERATOR(pg_catalog.+) m.ordinality",
+                 $2[e.ordinality] OPERATOR(pg_catalog.+) m.ordinality",
                 message_values!(),
                 " FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS e, \
                  pg_catalog.jsonb_array_elements(e.value OPERATOR(pg_catalog.->) 'messages') \
@@ -243,7 +245,7 @@ pub fn arg_types(statement: Statement) -> &'static [Oid] {
             &[pg_sys::TEXTOID, pg_sys::TEXTOID]
         }
         Statement::InsertMessages => &[pg_sys::JSONBOID, pg_sys::TEXTOID, pg_sys::INT8OID],
-        Statement::InsertEntries => &[pg_sys::JSONBOID, pg_sys::TEXTOID],
+        Statement::InsertEntries => &[pg_sys::JSONBOID, pg_sys::INT8ARRAYOID],
         Statement::StoredById => &[pg_sys::TEXTOID],
     }
 }
@@ -408,8 +410,9 @@ impl Connection {
         }
     }
 
-    /// Runs a kept statement that changes rows.
-    pub fn execute(&self, statement: Statement, params: &[Param], expected: u32) {
+    /// Runs a kept statement that changes rows, and returns how many it
+    /// changed.
+    pub fn execute(&self, statement: Statement, params: &[Param], expected: u32) -> u64 {
         check_params(statement, params);
         let plan = self.kept_plan(statement);
         let (mut values, nulls) = values_and_nulls(params);
@@ -420,6 +423,78 @@ impl Connection {
             pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0)
         };
         check_rc(rc, expected as i32, c"SPI_execute_plan");
+        // SAFETY: SPI sets SPI_processed for the statement just run.
+        unsafe { pg_sys::SPI_processed }
+    }
+
+    /// A text parameter holding `value`, valid while the connection is
+    /// open.
+    pub fn text_param(&self, value: &str) -> Param<'_> {
+        let len = i32::try_from(value.len()).expect("a text parameter is shorter than 1 GB");
+        // SAFETY: cstring_to_text_with_len copies `len` bytes into a new
+        // text in the current memory context, which while SPI is connected
+        // is the connection's procedure context, kept until SPI_finish:
+        // after every use of this borrow of the connection.
+        unsafe {
+            let text = pg_sys::cstring_to_text_with_len(value.as_ptr().cast(), len);
+            Param::new(Some(Datum::from(text)), pg_sys::TEXTOID)
+        }
+    }
+
+    /// A `bigint[]` parameter holding `values`, valid while the connection
+    /// is open.
+    pub fn int8_array_param(&self, values: &[i64]) -> Param<'_> {
+        // The array is made in the current memory context, the connection's
+        // procedure context (see `text_param`).
+        let array = int8_array(values);
+        // SAFETY: a bigint[] datum, valid until SPI_finish.
+        unsafe { Param::new(Some(array), pg_sys::INT8ARRAYOID) }
+    }
+
+    /// The stored messages with the ids of `ids` (an array literal of
+    /// uuids, `{…,…}`), by id: `Statement::StoredById`.
+    pub fn stored_by_id(&self, ids: &str) -> HashMap<String, StoredRow> {
+        let statement = Statement::StoredById;
+        let params = [self.text_param(ids)];
+        check_params(statement, &params);
+        let plan = self.kept_plan(statement);
+        let (mut values, nulls) = values_and_nulls(&params);
+        // SAFETY: as in `select_i64`.
+        let rc = unsafe {
+            pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0)
+        };
+        check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_plan");
+        let mut rows = HashMap::new();
+        // SAFETY: a SELECT that succeeded leaves its SPI_processed rows in
+        // SPI_tuptable, of the statement's six columns (checked), read
+        // before anything else runs; SPI_getvalue returns NULL or a
+        // NUL-terminated text output, copied at once.
+        unsafe {
+            let table = pg_sys::SPI_tuptable;
+            let desc = (*table).tupdesc;
+            assert!((*desc).natts == 6, "{statement:?} selects six columns");
+            let rows_read =
+                std::slice::from_raw_parts((*table).vals, pg_sys::SPI_processed as usize);
+            for &row in rows_read {
+                let column = |n: i32| {
+                    let value = pg_sys::SPI_getvalue(row, desc, n);
+                    (!value.is_null()).then(|| CStr::from_ptr(value).to_string_lossy().into_owned())
+                };
+                let text = |n: i32| {
+                    column(n).unwrap_or_else(|| panic!("{statement:?}: column {n} is NULL"))
+                };
+                let id = text(1);
+                let stored = StoredRow {
+                    stream_name: text(2),
+                    position: text(3).parse().expect("a position prints as an integer"),
+                    type_: text(4),
+                    data: column(5),
+                    metadata: column(6),
+                };
+                rows.insert(id, stored);
+            }
+        }
+        rows
     }
 
     /// Runs a kept read and streams its rows into the set-returning
@@ -518,6 +593,26 @@ impl Connection {
             );
         }
     }
+}
+
+/// A `bigint[]` of `values` (one dimension, from 1, no NULL), allocated in
+/// the current memory context.
+pub fn int8_array(values: &[i64]) -> Datum {
+    let datums: Vec<Datum> = values.iter().map(|&value| Datum::from(value)).collect();
+    let len = i32::try_from(datums.len()).expect("fewer than 2^31 values");
+    // SAFETY: construct_array copies `len` bigint datums (by value, 8 bytes,
+    // double-aligned: int8's pg_type entry on 64-bit Postgres) into a new
+    // array in the current memory context.
+    Datum::from(unsafe {
+        pg_sys::construct_array(
+            datums.as_ptr().cast_mut(),
+            len,
+            pg_sys::INT8OID,
+            8,
+            true,
+            pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
+        )
+    })
 }
 
 fn values_and_nulls(params: &[Param]) -> (Vec<Datum>, Vec<std::ffi::c_char>) {

@@ -48,9 +48,18 @@ impl Declaration {
     }
 }
 
-/// The table's declarations, by name.
-fn table() -> Vec<Declaration> {
-    let mut declarations: Vec<Declaration> = FUNCTIONS.iter().map(|f| Declaration::of(f)).collect();
+/// A release's version as numbers, for ordering.
+fn version(text: &str) -> Vec<u32> {
+    text.split('.').map(|part| part.parse().unwrap()).collect()
+}
+
+/// The table's declarations of the functions `keep` takes, by name.
+fn table_where(keep: impl Fn(&Function) -> bool) -> Vec<Declaration> {
+    let mut declarations: Vec<Declaration> = FUNCTIONS
+        .iter()
+        .filter(|f| keep(f))
+        .map(|f| Declaration::of(f))
+        .collect();
     declarations.sort_by(|a, b| a.name.cmp(&b.name));
     declarations
 }
@@ -59,7 +68,12 @@ fn table() -> Vec<Declaration> {
 /// its table says.
 #[track_caller]
 fn assert_declares_the_table(source: &str, found: &[Declaration]) {
-    let table = table();
+    assert_declares(source, found, table_where(|_| true));
+}
+
+/// Asserts that `source` declares exactly `table`'s C functions.
+#[track_caller]
+fn assert_declares(source: &str, found: &[Declaration], table: Vec<Declaration>) {
     let names = |declarations: &[Declaration]| -> Vec<String> {
         declarations.iter().map(|d| d.name.clone()).collect()
     };
@@ -79,6 +93,7 @@ fn sql_type(spelling: &str) -> SqlType {
         "bigint" => SqlType::Bigint,
         "jsonb" => SqlType::Jsonb,
         "boolean" => SqlType::Boolean,
+        "bigint[]" => SqlType::BigintArray,
         "message_store.message" => SqlType::Message,
         other => panic!("a type the table has no name for: {other}"),
     }
@@ -263,8 +278,42 @@ fn the_table_is_what_every_released_script_declares() {
     );
     for script in scripts {
         let path = format!("sql/{script}");
-        assert_declares_the_table(&path, &c_functions_of(&workspace_file(&path)));
+        let release = version(&script["message_store--".len()..script.len() - ".sql".len()]);
+        // A release's script declares the functions of that release and
+        // before, as the table has them (the library still serves them so).
+        assert_declares(
+            &path,
+            &c_functions_of(&workspace_file(&path)),
+            table_where(|f| version(f.since) <= release),
+        );
     }
+}
+
+#[test]
+fn each_upgrade_script_declares_the_functions_its_release_adds() {
+    for entry in std::fs::read_dir(format!("{}/../../sql", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some((_, to)) = name
+            .strip_prefix("message_store--")
+            .and_then(|rest| rest.strip_suffix(".sql"))
+            .and_then(|versions| versions.split_once("--"))
+        else {
+            continue;
+        };
+        let path = format!("sql/{name}");
+        assert_declares(
+            &path,
+            &c_functions_of(&workspace_file(&path)),
+            table_where(|f| f.since == to),
+        );
+    }
+    assert_eq!(
+        table_where(|f| f.since == "0.2.0")
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>(),
+        ["write_batch", "write_messages"]
+    );
 }
 
 #[test]

@@ -197,6 +197,22 @@ fn updating_from_every_release_gives_a_fresh_install() {
             .get(0);
         assert_eq!(position, 3);
         assert_eq!(max_global_position(&mut client), last + 1);
+        // 0.2.0's batch writers, there after the update, go on from the
+        // stream's version too.
+        let batch = format!(
+            r#"[{{"stream_name": "account-1", "expected_version": 3, "messages": [{{"id": "{}", "type": "Batched", "data": {{}}}}]}}, {{"stream_name": "other-1", "messages": [{{"id": "{}", "type": "Batched", "data": {{}}}}]}}]"#,
+            new_id(),
+            new_id()
+        );
+        let positions: Vec<i64> = client
+            .query_one(
+                "SELECT message_store.write_batch($1::text::jsonb)",
+                &[&batch],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(positions, [4, 0], "from {version}");
+        assert_eq!(max_global_position(&mut client), last + 3);
     }
 }
 
