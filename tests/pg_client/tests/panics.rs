@@ -51,7 +51,8 @@ fn create_function(function: &Function, library: &str) -> String {
 }
 
 /// A fresh database with the extension, and schema `probe` holding the
-/// probe library's category, write_message and get_stream_messages.
+/// probe library's category, write_message, write_batch and
+/// get_stream_messages.
 fn probe_database(name: &str) -> Client {
     let (_db, mut client) = fresh_database(name);
     let library = probe_library();
@@ -59,6 +60,7 @@ fn probe_database(name: &str) -> Client {
     for function in [
         &signatures::category::FUNCTION,
         &signatures::write_message::FUNCTION,
+        &signatures::write_batch::FUNCTION,
         &signatures::get_stream_messages::FUNCTION,
     ] {
         sql.push_str(&create_function(function, &library));
@@ -188,6 +190,30 @@ fn a_panic_in_the_writer_aborts_its_transaction() {
         .map(|row| row.get(0))
         .collect();
     assert_eq!(types, ["Opened", "Probed"]);
+}
+
+#[test]
+fn a_panic_in_the_batch_writer_undoes_every_row_of_the_batch() {
+    let mut client = probe_database("panics_batch");
+    let pid = backend_pid(&mut client);
+    let batch = r#"SELECT probe.write_batch('[{"stream_name": "account-1", "messages": [{"id": "00000000-0000-4000-8000-000000000001", "type": "A", "data": {}}, {"id": "00000000-0000-4000-8000-000000000002", "type": "B", "data": {}}]}, {"stream_name": "other-1", "messages": [{"id": "00000000-0000-4000-8000-000000000003", "type": "C", "data": {}}]}]', false)"#;
+    set_probe(&mut client, "message_store_write_batch");
+    // The panic comes after the rows are in: all of them are undone, and
+    // both category locks released.
+    assert_error(
+        client.query_one(batch, &[]),
+        "XX000",
+        "panic probe in message_store_write_batch",
+    );
+    assert_same_backend_answers(&mut client, pid);
+    assert_eq!(messages_as_text(&mut client), Vec::<String>::new());
+    assert_eq!(advisory_locks_of(&mut client, pid), 0);
+    client
+        .batch_execute("RESET message_store.panic_probe")
+        .unwrap();
+    let positions: Vec<i64> = client.query_one(batch, &[]).unwrap().get(0);
+    assert_eq!(positions, [1, 0]);
+    assert_eq!(messages_as_text(&mut client).len(), 3);
 }
 
 #[test]
