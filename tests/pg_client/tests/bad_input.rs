@@ -106,3 +106,26 @@ fn the_readme_sqlite_example_runs_twice_on_postgres() {
         .get(0);
     assert_eq!(version, 1);
 }
+
+#[test]
+fn the_readme_batch_example_gives_the_results_it_shows() {
+    let (_db, mut client) = fresh_database("bad_readme_batch_example");
+    // The example follows the quick start's first write.
+    assert_eq!(write(&mut client, "account-123", "Opened"), 0);
+    let examples = message_store_slt::readme::batch_example();
+    assert_eq!(examples.len(), 2, "{examples:?}");
+    let position: i64 = client.query_one(&examples[0].0, &[]).unwrap().get(0);
+    assert_eq!(position.to_string(), examples[0].1);
+    let positions: Vec<i64> = client.query_one(&examples[1].0, &[]).unwrap().get(0);
+    assert_eq!(
+        format!(
+            "{{{}}}",
+            positions
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        examples[1].1
+    );
+}

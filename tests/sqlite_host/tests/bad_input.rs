@@ -583,3 +583,22 @@ fn the_readme_example_runs_twice() {
         [["1"]]
     );
 }
+
+#[test]
+fn the_readme_batch_example_gives_the_results_it_shows() {
+    let conn = open_in_memory();
+    // The example follows the quick start's first write.
+    rows(
+        &conn,
+        "SELECT write_message('00000000-0000-4000-8000-000000000000', 'account-123', 'Opened', '{}')",
+    )
+    .unwrap();
+    let examples = message_store_slt::readme::batch_example();
+    assert_eq!(examples.len(), 2, "{examples:?}");
+    for (sql, shown) in examples {
+        // SQLite has no schemas; write_batch's list is JSON text there.
+        let sql = sql.replace("message_store.", "");
+        let expected = shown.replace('{', "[").replace('}', "]");
+        assert_eq!(rows(&conn, &sql).unwrap(), [[expected]], "{sql}");
+    }
+}
