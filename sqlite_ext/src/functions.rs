@@ -165,6 +165,14 @@ pub fn register(db: &Connection, session: &Arc<Session>) -> rusqlite::Result<()>
     define(db, "write_message", 4..=6, DIRECT, move |ctx| {
         write_message(&s, ctx)
     })?;
+    let s = Held::new("write_messages", session.clone());
+    define(db, "write_messages", 2..=4, DIRECT, move |ctx| {
+        crate::batch::write_messages(&s, ctx)
+    })?;
+    let s = Held::new("write_batch", session.clone());
+    define(db, "write_batch", 1..=2, DIRECT, move |ctx| {
+        crate::batch::write_batch(&s, ctx)
+    })?;
     let s = Held::new("stream_version", session.clone());
     define(db, "stream_version", 1..=1, DIRECT, move |ctx| {
         let name = arg("stream_version", "stream_name").text(ctx.get_raw(0))?;
@@ -252,7 +260,7 @@ fn acquire_lock(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<i6
 }
 
 /// The text of a SQLite constraint error as Postgres words it.
-fn constraint_error(error: SqliteError) -> Failure {
+pub(crate) fn constraint_error(error: SqliteError) -> Failure {
     let column = error
         .message
         .strip_prefix("NOT NULL constraint failed: messages.")

@@ -15,6 +15,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
 mod args;
+mod batch;
 mod functions;
 mod migrate;
 mod readers;

@@ -43,9 +43,14 @@ fn registers_exactly_these_functions_and_tables() {
             "message_store_version/0",
             "set_config/3",
             "stream_version/1",
+            "write_batch/1",
+            "write_batch/2",
             "write_message/4",
             "write_message/5",
             "write_message/6",
+            "write_messages/2",
+            "write_messages/3",
+            "write_messages/4",
         ]
     );
     let added: Vec<String> = names(&loaded, modules)
