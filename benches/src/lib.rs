@@ -8,6 +8,7 @@
 //! made by an older rule is made again.
 #![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
+pub mod batch;
 pub mod table_function;
 
 use std::path::{Path, PathBuf};
