@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates PERFORMANCE.md from a fresh run of both engines' benchmarks and
-# memory runs on this machine (about 20 minutes; SCALING=1 adds the
+# memory runs on this machine (about 30 minutes; SCALING=1 adds the
 # 10,000,000-message read runs of both engines, about 30 more the first
 # time, while the data sets are written, and 15 after):
 #
 #   bash benches/report.sh
 #   ASSEMBLE_ONLY=1 bash benches/report.sh   # from the last run's results
+#   BATCH_ONLY=1 bash benches/report.sh      # measures batch writes only (benches/batch.sh,
+#                                            # about 8 minutes) and replaces their section
 #
 # SQLite: criterion (benches/benches/sqlite.rs), the extension beside a
 # prepared plain statement on the same connection and data. Postgres:
@@ -18,6 +20,47 @@ cd "$(dirname "$0")/.."
 
 results=target/bench-results
 mkdir -p "$results"
+
+# The batch-write section: benches/batch.sh's tables and plot, and
+# benches/batch_analysis.md as it is.
+batch_section() {
+  cat <<BATCH
+## Batch writes
+
+\`bash benches/batch.sh\` (measured $(date -u -r "$results/batch.md" '+%Y-%m-%d %H:%M UTC')):
+\`write_messages\` and \`write_batch\` with 1 to 1,000 messages per call, each
+beside its floor, the same JSON text turned into rows by one set-based
+\`INSERT … SELECT\` in plain SQL after the same lock and version lookup
+(benches/src/bin/batch.rs), in alternating runs of the same calls into
+fresh stores; before measuring, each floor is checked to store exactly the
+function's rows. Messages per second, the median of the runs.
+
+$(cat "$results/batch.md")
+
+![Messages per second against messages per call, both engines and their floors](benches/batch_writes.svg)
+
+$(cat benches/batch_analysis.md)
+BATCH
+}
+
+if [ "${BATCH_ONLY:-0}" = 1 ]; then
+  bash benches/batch.sh >/dev/null
+  section=$(mktemp)
+  batch_section > "$section"
+  # Replaces the section (or adds it before the memory section), and
+  # leaves every other section as it was.
+  awk -v section="$section" '
+    function insert() { while ((getline line < section) > 0) print line; print ""; done = 1 }
+    /^## Batch writes/ { if (!done) insert(); skip = 1; next }
+    /^## / { if (skip) skip = 0; if (!done && /^## Memory/) insert() }
+    !skip { print }
+  ' PERFORMANCE.md > "$section.new"
+  mv "$section.new" PERFORMANCE.md
+  rm -f "$section"
+  echo "wrote the batch-write section of PERFORMANCE.md"
+  exit 0
+fi
+
 if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
   bash tests/setup.sh >/dev/null
   bash tests/install.sh >/dev/null
@@ -25,6 +68,7 @@ if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
   cargo bench -p message_store_benches
   cargo run -q --release -p message_store_benches --bin report > "$results/sqlite-1000000.md"
   bash benches/pg/run.sh all
+  BATCH_SKIP_INSTALL=1 bash benches/batch.sh
   cargo run -q --release -p message_store_benches --bin memory > "$results/sqlite-memory.md"
   bash benches/pg/memory.sh > "$results/postgres-memory.md"
   if [ "${SCALING:-0}" = 1 ]; then
@@ -79,6 +123,8 @@ serves them at every table size: see the analysis); Message DB's figures are
 the ones measured for it on this kind of machine.
 
 $pg_table
+
+$(batch_section)
 HEAD
   cat <<MEMORY
 

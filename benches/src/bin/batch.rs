@@ -831,7 +831,10 @@ fn report(svg: &Path) {
     println!("\nOne message: `write_messages` with a batch of one beside `write_message`, in the same runs:\n");
     println!("| engine | clients | synchronous_commit | write_messages msg/s | write_message msg/s | time ratio | target |");
     println!("|---|---|---|---|---|---|---|");
-    for ((engine, _, _, clients, sync), sides) in &table {
+    let mut singles: Vec<_> = table.iter().collect();
+    // Postgres first, synchronous_commit on before off.
+    singles.sort_by_key(|(k, _)| (k.0 != "postgres", k.4 != "on", k.3));
+    for ((engine, _, _, clients, sync), sides) in singles {
         let (Some(ours), Some(single)) = (sides.get("message_store"), sides.get("write_message"))
         else {
             continue;
@@ -856,6 +859,14 @@ fn report(svg: &Path) {
 /// its (messages per call, messages per second) points.
 type Series = (String, plotters::style::RGBColor, bool, Vec<(f64, f64)>);
 
+fn decade_below(v: f64) -> f64 {
+    10f64.powf(v.log10().floor())
+}
+
+fn decade_above(v: f64) -> f64 {
+    10f64.powf(v.log10().ceil())
+}
+
 fn plot(table: &Table, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
     let root = SVGBackend::new(path, (1100, 480)).into_drawing_area();
@@ -864,13 +875,13 @@ fn plot(table: &Table, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     for (panel, engine) in panels.iter().zip(["postgres", "sqlite"]) {
         let series: Vec<Series> = {
             let mut series = Vec::new();
-            let colors = [
-                RGBColor(31, 119, 180),
-                RGBColor(44, 160, 44),
-                RGBColor(214, 39, 40),
-                RGBColor(255, 127, 14),
-            ];
-            let mut color = colors.iter();
+            // A colour per call and number of clients, the same in both panels.
+            let color = |kind: &str, clients: usize| match (kind, clients) {
+                ("write_messages", 1) => RGBColor(31, 119, 180),
+                ("write_messages", _) => RGBColor(44, 160, 44),
+                (_, 1) => RGBColor(214, 39, 40),
+                _ => RGBColor(255, 127, 14),
+            };
             for kind in ["write_messages", "write_batch"] {
                 for clients in [1usize, 2] {
                     let points = |side: &str| -> Vec<(f64, f64)> {
@@ -886,7 +897,7 @@ fn plot(table: &Table, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
                     if ours.is_empty() {
                         continue;
                     }
-                    let c = *color.next().unwrap();
+                    let c = color(kind, clients);
                     let who = if engine == "postgres" {
                         format!(
                             "{kind}, {clients} client{}",
@@ -921,7 +932,7 @@ fn plot(table: &Table, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
             .y_label_area_size(70)
             .build_cartesian_2d(
                 (0.8f64..1250f64).log_scale(),
-                ((min / 1.5)..(max * 1.5)).log_scale(),
+                (decade_below(min)..decade_above(max)).log_scale(),
             )?;
         chart
             .configure_mesh()
