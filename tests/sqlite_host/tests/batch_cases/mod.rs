@@ -266,58 +266,86 @@ pub fn case() -> impl Strategy<Value = Case> {
     );
     let entries = prop::collection::vec(entry, 1..5);
     let ids = prop::collection::vec((any::<[u8; 16]>(), any::<u8>()), 30);
-    (stored, entries, ids, any::<bool>()).prop_map(|(stored, entries, ids, idempotent)| {
-        let mut number = 0;
-        let mut next_id = |stored: bool| {
-            let (bytes, form) = ids[number % ids.len()];
-            number += 1;
-            id(number, stored, bytes, form)
-        };
-        let stored: Vec<(String, Message)> = stored
-            .into_iter()
-            .map(|(stream, mut message)| {
-                message.id = next_id(true);
-                (STREAMS[stream].to_string(), message)
-            })
-            .collect();
-        // Each stream's version as the stored messages and the entries so
-        // far leave it: what a right expected version is.
-        let mut versions = std::collections::HashMap::new();
-        for (stream, _) in &stored {
-            *versions.entry(stream.clone()).or_insert(-1i64) += 1;
-        }
-        let entries = entries
-            .into_iter()
-            .map(|(stream, expecting, messages)| {
-                let stream = STREAMS[stream].to_string();
-                let version = versions.entry(stream.clone()).or_insert(-1i64);
-                let expected_version = match expecting {
-                    Expecting::Any => None,
-                    Expecting::Right => Some(*version),
-                    Expecting::Wrong(off) if *version + off >= -1 => Some(*version + off),
-                    Expecting::Wrong(_) => Some(*version + 1),
-                };
-                *version += messages.len() as i64;
-                let messages = messages
-                    .into_iter()
-                    .map(|mut message| {
-                        message.id = next_id(false);
-                        message
-                    })
+    // Now and then a message of the batch takes a stored message's id, so
+    // that the batch fails on its insert, after rows before it went in.
+    let reuse = prop_oneof![
+        5 => Just(None),
+        1 => (any::<prop::sample::Index>(), any::<prop::sample::Index>()).prop_map(Some),
+    ];
+    (stored, entries, ids, any::<bool>(), reuse).prop_map(
+        |(stored, entries, ids, idempotent, reuse)| {
+            let reuse = reuse.filter(|_| !stored.is_empty());
+            let mut number = 0;
+            let mut next_id = |stored: bool| {
+                let (bytes, form) = ids[number % ids.len()];
+                number += 1;
+                id(number, stored, bytes, form)
+            };
+            let stored: Vec<(String, Message)> = stored
+                .into_iter()
+                .map(|(stream, mut message)| {
+                    message.id = next_id(true);
+                    (STREAMS[stream].to_string(), message)
+                })
+                .collect();
+            // Each stream's version as the stored messages and the entries so
+            // far leave it: what a right expected version is.
+            let mut versions = std::collections::HashMap::new();
+            for (stream, _) in &stored {
+                *versions.entry(stream.clone()).or_insert(-1i64) += 1;
+            }
+            let entries = entries
+                .into_iter()
+                .map(|(stream, expecting, messages)| {
+                    let stream = STREAMS[stream].to_string();
+                    let version = versions.entry(stream.clone()).or_insert(-1i64);
+                    let expected_version = match expecting {
+                        Expecting::Any => None,
+                        // A batch checks every expected version before its
+                        // first insert, write_message calls as they come: with
+                        // a stored id the versions are right, and both fail on
+                        // the id.
+                        Expecting::Right | Expecting::Wrong(_) if reuse.is_some() => Some(*version),
+                        Expecting::Right => Some(*version),
+                        Expecting::Wrong(off) if *version + off >= -1 => Some(*version + off),
+                        Expecting::Wrong(_) => Some(*version + 1),
+                    };
+                    *version += messages.len() as i64;
+                    let messages = messages
+                        .into_iter()
+                        .map(|mut message| {
+                            message.id = next_id(false);
+                            message
+                        })
+                        .collect();
+                    Entry {
+                        stream,
+                        expected_version,
+                        messages,
+                    }
+                })
+                .collect::<Vec<Entry>>();
+            let mut entries = entries;
+            let mut idempotent = idempotent;
+            if let Some((stored_one, batch_one)) = reuse {
+                let (_, message) = &stored[stored_one.index(stored.len())];
+                let mut batch_messages: Vec<&mut Message> = entries
+                    .iter_mut()
+                    .flat_map(|e| e.messages.iter_mut())
                     .collect();
-                Entry {
-                    stream,
-                    expected_version,
-                    messages,
-                }
-            })
-            .collect();
-        Case {
-            stored,
-            entries,
-            idempotent,
-        }
-    })
+                let count = batch_messages.len();
+                batch_messages[batch_one.index(count)].id = message.id.to_uppercase();
+                // Idempotent, the stored id would make the batch a conflict,
+                // which write_message calls have no counterpart of.
+                idempotent = false;
+            }
+            Case {
+                stored,
+                entries,
+                idempotent,
+            }
+        },
+    )
 }
 
 /// A stored message as text: id, stream_name, type, position, data and
@@ -440,15 +468,22 @@ fn by_message(store: &mut dyn Store, entries: &[Entry]) -> Result<Vec<i64>, Stri
 pub struct Tally {
     pub written: usize,
     pub refused: usize,
+    /// Refused on a stored id: after rows before it went in.
+    pub refused_on_insert: usize,
     pub stream_named_twice: usize,
     pub rows: usize,
 }
 
 impl Tally {
     pub fn count(&mut self, case: &Case, batch: &Written) {
-        match batch.result {
+        match &batch.result {
             Ok(_) => self.written += 1,
-            Err(_) => self.refused += 1,
+            Err(error) => {
+                self.refused += 1;
+                if error.starts_with("duplicate key") {
+                    self.refused_on_insert += 1;
+                }
+            }
         }
         if case.names_a_stream_twice() && batch.result.is_ok() {
             self.stream_named_twice += 1;
@@ -462,7 +497,8 @@ impl Tally {
         let cases = self.written + self.refused;
         assert!(
             self.written >= cases / 2
-                && self.refused >= cases / 20
+                && self.refused >= cases / 10
+                && self.refused_on_insert >= cases / 20
                 && self.stream_named_twice >= cases / 10,
             "{self:?}"
         );
