@@ -165,13 +165,15 @@ pub fn register(db: &Connection, session: &Arc<Session>) -> rusqlite::Result<()>
     define(db, "write_message", 4..=6, DIRECT, move |ctx| {
         write_message(&s, ctx)
     })?;
-    let s = Held::new("write_messages", session.clone());
+    let rows = Arc::new(crate::batch::RowSource::default());
+    crate::batch::register_rows(db, &rows).map_err(crate::failure)?;
+    let s = Held::new("write_messages", (session.clone(), rows.clone()));
     define(db, "write_messages", 2..=4, DIRECT, move |ctx| {
-        crate::batch::write_messages(&s, ctx)
+        crate::batch::write_messages(&s.0, &s.1, ctx)
     })?;
-    let s = Held::new("write_batch", session.clone());
+    let s = Held::new("write_batch", (session.clone(), rows));
     define(db, "write_batch", 1..=2, DIRECT, move |ctx| {
-        crate::batch::write_batch(&s, ctx)
+        crate::batch::write_batch(&s.0, &s.1, ctx)
     })?;
     let s = Held::new("stream_version", session.clone());
     define(db, "stream_version", 1..=1, DIRECT, move |ctx| {

@@ -113,13 +113,14 @@ pub fn text(statement: Statement) -> Text<'static> {
             concat!(select_messages!(), "stream_name = ?1 AND type = ?2"),
             " ORDER BY position DESC LIMIT 1",
         ),
-        // A batch's rows go in one per step, at the positions core planned
-        // after the write lock was taken; data and metadata are canonical
-        // already. Both batch writers insert the same way.
+        // A batch's rows go in with one statement, from the call that
+        // planned them (`batch.rs`: ?1 is the call's number); data and
+        // metadata are canonical already. Both batch writers insert alike.
         Statement::InsertMessages | Statement::InsertEntries => (
             concat!(
                 "INSERT INTO main.messages (position, time, stream_name, type, data, metadata, id) ",
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "SELECT position, time, stream_name, type, data, metadata, id ",
+                "FROM main.message_store_batch_rows(?1)"
             ),
             "",
         ),

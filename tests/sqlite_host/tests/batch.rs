@@ -659,3 +659,85 @@ fn a_database_s_own_triggers_cannot_call_them() {
     let error = conn.execute("INSERT INTO t VALUES (1)", []).unwrap_err();
     assert_eq!(error_message(error), "unsafe use of write_batch()");
 }
+
+#[test]
+fn the_rows_table_shows_nothing_outside_a_call_and_cannot_be_hidden() {
+    let conn = store();
+    for sql in [
+        "SELECT count(*) FROM message_store_batch_rows",
+        "SELECT count(*) FROM message_store_batch_rows(1)",
+        "SELECT count(*) FROM message_store_batch_rows(0)",
+        "SELECT count(*) FROM message_store_batch_rows('1')",
+    ] {
+        assert_eq!(rows(&conn, sql).unwrap(), [["0"]], "{sql}");
+    }
+    // A database file's views cannot read it.
+    conn.execute_batch("CREATE VIEW v AS SELECT * FROM message_store_batch_rows(1)")
+        .unwrap();
+    assert_eq!(
+        rows(&conn, "SELECT * FROM v"),
+        Err("unsafe use of virtual table \"message_store_batch_rows\"".to_string())
+    );
+    // A table of that name, in TEMP, does not stand in for the call's rows.
+    conn.execute_batch(
+        "CREATE TEMP TABLE message_store_batch_rows(position, time, stream_name, type, data, metadata, id);
+         INSERT INTO temp.message_store_batch_rows VALUES (7, 't', 's-1', 'Forged', '1', NULL, '00000000-0000-4000-8000-000000000999')",
+    )
+    .unwrap();
+    assert_eq!(
+        write_messages(&conn, "s-1", &messages([10, 11]), None),
+        Ok(3)
+    );
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM messages WHERE type = 'Forged'").unwrap(),
+        [["0"]]
+    );
+    // One in the database itself makes the call fail, writing nothing.
+    let before = stored(&conn);
+    conn.execute_batch(
+        "CREATE TABLE main.message_store_batch_rows(position, time, stream_name, type, data, metadata, id);",
+    )
+    .unwrap();
+    assert_eq!(
+        write_messages(&conn, "s-1", &messages([12, 13]), None),
+        Err("'message_store_batch_rows' is not a function".to_string())
+    );
+    assert_eq!(stored(&conn), before);
+}
+
+#[test]
+fn a_call_from_a_trigger_of_the_connection_nests_in_the_outer_call() {
+    let conn = store();
+    // Each message of s-1 is audited by a batch of two, from the
+    // connection's own trigger, while the outer call's rows go in.
+    conn.execute_batch(
+        "CREATE TEMP TRIGGER audit AFTER INSERT ON main.messages WHEN NEW.stream_name = 's-1' BEGIN
+           SELECT write_messages('audit-1', json_array(
+             json_object('id', gen_random_uuid(), 'type', 'Seen', 'data', NEW.position),
+             json_object('id', gen_random_uuid(), 'type', 'Seen', 'data', NEW.global_position)));
+         END;",
+    )
+    .unwrap();
+    assert_eq!(
+        write_messages(&conn, "s-1", &messages([10, 11, 12]), None),
+        Ok(4)
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT stream_name, position, type, data FROM messages WHERE global_position > 3 ORDER BY global_position"
+        )
+        .unwrap(),
+        [
+            ["s-1", "2", "Noted", "{\"n\": 10}"],
+            ["audit-1", "0", "Seen", "2"],
+            ["audit-1", "1", "Seen", "4"],
+            ["s-1", "3", "Noted", "{\"n\": 11}"],
+            ["audit-1", "2", "Seen", "3"],
+            ["audit-1", "3", "Seen", "7"],
+            ["s-1", "4", "Noted", "{\"n\": 12}"],
+            ["audit-1", "4", "Seen", "4"],
+            ["audit-1", "5", "Seen", "10"],
+        ]
+    );
+}

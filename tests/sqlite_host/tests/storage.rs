@@ -63,6 +63,7 @@ fn registers_exactly_these_functions_and_tables() {
             "get_category_messages",
             "get_last_stream_message",
             "get_stream_messages",
+            "message_store_batch_rows",
             "message_store_settings"
         ]
     );
