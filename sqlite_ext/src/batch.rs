@@ -156,6 +156,12 @@ fn write(
     if !idempotent && batch.message_count() == 1 {
         return write_one(session, batch).map(|position| vec![position]);
     }
+    // Before the savepoint, as `write_message` does it: the reads that
+    // check the store end before the write lock is asked for. A read in
+    // the savepoint's transaction first would make the lock fail at once
+    // (SQLITE_BUSY_SNAPSHOT) after another connection's write, whatever
+    // the busy timeout.
+    session.ensure_store()?;
     // Whether the savepoint begins the transaction, to end it whole when
     // its release fails.
     // SAFETY: the connection is only read, within this call on it.
@@ -275,9 +281,9 @@ fn write_one(session: &Arc<Session>, batch: &Batch<'_>) -> Result<i64, Failure> 
 }
 
 /// The database's write lock, as `acquire_lock` takes it: no other
-/// connection writes until the transaction ends.
+/// connection writes until the transaction ends. The store is checked
+/// already.
 fn take_write_lock(session: &Session) -> Result<(), Failure> {
-    session.ensure_store()?;
     let lock = || {
         session
             .db
