@@ -9,7 +9,8 @@
 //! twice: messages with random ids in every form uuid input takes, types,
 //! data and metadata of any JSON (nested, unicode, escapes, every number
 //! form; metadata absent, null or a value), and per entry an expected
-//! version that is absent, right, or now and then wrong. [`written`] writes
+//! version that is absent, right, or now and then wrong; now and then a
+//! message takes a stored message's id. [`written`] writes
 //! it one way into a store and returns what the call gave and what the
 //! store holds after it, so that a test compares one `write_batch` (or one
 //! `write_messages` onto one stream) with `write_message` calls in one
@@ -273,7 +274,7 @@ pub fn case() -> impl Strategy<Value = Case> {
         1 => (any::<prop::sample::Index>(), any::<prop::sample::Index>()).prop_map(Some),
     ];
     (stored, entries, ids, any::<bool>(), reuse).prop_map(
-        |(stored, entries, ids, idempotent, reuse)| {
+        |(stored, entries, ids, mut idempotent, reuse)| {
             let reuse = reuse.filter(|_| !stored.is_empty());
             let mut number = 0;
             let mut next_id = |stored: bool| {
@@ -294,7 +295,7 @@ pub fn case() -> impl Strategy<Value = Case> {
             for (stream, _) in &stored {
                 *versions.entry(stream.clone()).or_insert(-1i64) += 1;
             }
-            let entries = entries
+            let mut entries: Vec<Entry> = entries
                 .into_iter()
                 .map(|(stream, expecting, messages)| {
                     let stream = STREAMS[stream].to_string();
@@ -324,9 +325,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                         messages,
                     }
                 })
-                .collect::<Vec<Entry>>();
-            let mut entries = entries;
-            let mut idempotent = idempotent;
+                .collect();
             if let Some((stored_one, batch_one)) = reuse {
                 let (_, message) = &stored[stored_one.index(stored.len())];
                 let mut batch_messages: Vec<&mut Message> = entries
