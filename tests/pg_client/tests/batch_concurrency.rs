@@ -373,6 +373,17 @@ fn eight_sessions_batching_into_one_category() {
         );
     }
     assert_eq!(stored.len(), rows.len(), "ids are unique");
+    // The sessions wrote at once: in global order, the rows change writer
+    // often, not once per writer.
+    let writers: Vec<Value> = committed
+        .iter()
+        .map(|(_, id)| stored[id].data["writer"].clone())
+        .collect();
+    let writer_changes = writers.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(
+        writer_changes >= 10 * WRITERS,
+        "{context}: {writer_changes} changes of writer in global order"
+    );
     for (stream, positions) in &streams {
         let n = positions.len() as i64;
         assert_eq!(
@@ -475,6 +486,11 @@ fn eight_sessions_batching_into_one_category() {
         rows.len(),
         acknowledged,
         "{context}: rows stored and messages acknowledged"
+    );
+    eprintln!(
+        "{context}: {acknowledged} messages; {batches} write_batch calls acknowledged, \
+         {version_refusals} calls refused for their version, {duplicate_refusals} for a stored id; \
+         {writer_changes} changes of writer in global order"
     );
     // The run did what it is meant to test.
     assert!(batches > 0 && version_refusals > 0 && duplicate_refusals > 0,
