@@ -5,19 +5,21 @@
 //! and plans every position (`message_store_core::batch`); this module
 //! takes the write lock, reads what core asks for, and inserts the rows.
 //!
-//! A call is one unit whatever the host's transaction state. SQLite runs
-//! each statement a function steps as a statement of its own, which commits
-//! at once in autocommit mode even while the caller's `SELECT` runs, so the
-//! call opens a savepoint: it holds the write lock from before the versions
-//! are read until the rows are in, and a failure rolls back to it. SQLite
-//! refuses a savepoint while a statement that writes is running (`INSERT
-//! INTO t VALUES (write_messages(…))`); that statement's transaction holds
-//! the write lock already. Either way all rows go in with one `INSERT …
-//! SELECT` from the virtual table `message_store_batch_rows`, which reads
-//! them from the call: one statement, undone whole by SQLite when any row
-//! fails, and one statement's cost rather than one per row. A batch of one
-//! message, not idempotent, is `write_message`'s single statement.
+//! A call is one statement, whatever the host's transaction state: one
+//! `INSERT … SELECT` from the virtual table `message_store_batch_rows`,
+//! as `write_message` is one `INSERT … SELECT`. SQLite takes the write
+//! lock when that statement starts, before the table's xFilter runs; only
+//! then does xFilter ask the call for its rows, and the call reads the
+//! stored ids (idempotent) and the streams' versions and plans the rows,
+//! so no other connection writes in between. Any error (a version, a
+//! stored id) fails the one statement, which SQLite undoes whole, in
+//! autocommit mode, in a transaction or savepoint, and inside another
+//! statement that writes (`INSERT INTO t VALUES (write_messages(…))`),
+//! where SQLite opens no savepoint of a function's. The rows after the
+//! first cost what a set-based INSERT costs. A batch of one message, not
+//! idempotent, is `write_message`'s own statement.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::marker::PhantomData;
@@ -36,10 +38,6 @@ use crate::functions::constraint_error;
 use crate::session::Session;
 use crate::stmt::{SqliteError, Stmt};
 use crate::Failure;
-
-const SAVEPOINT: &str = "SAVEPOINT message_store_batch";
-const RELEASE: &str = "RELEASE message_store_batch";
-const ROLLBACK: &str = "ROLLBACK TO message_store_batch; RELEASE message_store_batch";
 
 fn sqlite_failure(error: SqliteError) -> Failure {
     Failure(error.message)
@@ -101,7 +99,6 @@ pub fn write_messages(
     let positions = write(
         session,
         source,
-        ctx,
         &batch,
         idempotent,
         Statement::InsertMessages,
@@ -127,7 +124,6 @@ pub fn write_batch(
     let positions = write(
         session,
         source,
-        ctx,
         &batch,
         idempotent,
         Statement::InsertEntries,
@@ -148,7 +144,6 @@ pub fn write_batch(
 fn write(
     session: &Arc<Session>,
     source: &RowSource,
-    ctx: &Context<'_>,
     batch: &Batch<'_>,
     idempotent: bool,
     insert: Statement,
@@ -156,59 +151,82 @@ fn write(
     if !idempotent && batch.message_count() == 1 {
         return write_one(session, batch).map(|position| vec![position]);
     }
-    // Before the savepoint, as `write_message` does it: the reads that
-    // check the store end before the write lock is asked for. A read in
-    // the savepoint's transaction first would make the lock fail at once
-    // (SQLITE_BUSY_SNAPSHOT) after another connection's write, whatever
-    // the busy timeout.
+    let time = time::format_timestamp(time::now_micros());
+    let run = |session: &Arc<Session>| -> Result<Vec<i64>, SqliteError> {
+        let call = Call {
+            session,
+            batch,
+            idempotent,
+            time: &time,
+            outcome: OnceCell::new(),
+        };
+        {
+            let (_offered, number) = source.offer(&call);
+            let mut stmt = session.lend(insert)?;
+            stmt.bind_i64(1, number);
+            stmt.step()?;
+        }
+        match call.outcome.get() {
+            Some(Outcome::Write(plan)) => Ok(plan.last_positions()),
+            Some(Outcome::Stored(positions)) => Ok(positions.clone()),
+            None => Err(SqliteError {
+                code: ffi::SQLITE_ERROR,
+                message: format!("{}: the insert asked for no rows", batch.call.name()),
+            }),
+        }
+    };
     session.ensure_store()?;
-    // Whether the savepoint begins the transaction, to end it whole when
-    // its release fails.
-    // SAFETY: the connection is only read, within this call on it.
-    let began = unsafe { ctx.get_connection() }.is_ok_and(|db| db.is_autocommit());
-    match session.db.execute_batch(SAVEPOINT) {
-        Ok(()) => {}
-        // A statement that writes runs this call, and holds the write lock.
-        Err(error) if error.message.starts_with("cannot open savepoint") => {
-            return write_locked(session, source, batch, idempotent, insert);
+    match run(session) {
+        Ok(positions) => Ok(positions),
+        // Gone since this connection made them (a rolled-back first write).
+        Err(error) if session.table_dropped(&error) => {
+            session.ensure_store()?;
+            run(session).map_err(constraint_error)
         }
-        Err(error) => return Err(sqlite_failure(error)),
+        Err(error) => Err(constraint_error(error)),
     }
-    let written = write_locked(session, source, batch, idempotent, insert).and_then(|positions| {
-        session
-            .db
-            .execute_batch(RELEASE)
-            .map(|()| positions)
-            .map_err(sqlite_failure)
-    });
-    if written.is_err() {
-        // A failed write, or a commit that failed (busy): nothing of the
-        // call stays. An error that already rolled the transaction back
-        // took the savepoint with it, and the rollback's error is moot.
-        if session.db.execute_batch(ROLLBACK).is_err() && began {
-            let _ = session.db.execute_batch("ROLLBACK");
-        }
-    }
-    written
 }
 
-/// The call's steps once a savepoint is open, or inside a statement that
-/// writes.
-fn write_locked(
-    session: &Arc<Session>,
-    source: &RowSource,
-    batch: &Batch<'_>,
+/// A call while its insert statement runs.
+struct Call<'a> {
+    session: &'a Arc<Session>,
+    batch: &'a Batch<'a>,
     idempotent: bool,
-    insert: Statement,
-) -> Result<Vec<i64>, Failure> {
-    take_write_lock(session)?;
-    if idempotent {
-        if let Some(positions) = stored_outcome(session, batch)? {
-            return Ok(positions);
+    time: &'a str,
+    /// What the call found once the statement held the write lock.
+    outcome: OnceCell<Outcome<'a>>,
+}
+
+enum Outcome<'a> {
+    /// The rows to insert.
+    Write(Plan<'a>),
+    /// An idempotent call written already: its positions, no rows.
+    Stored(Vec<i64>),
+}
+
+impl<'a> Call<'a> {
+    /// The rows to insert, found on the first ask (the table's xFilter,
+    /// inside the insert statement, which holds the write lock): the
+    /// stored ids when idempotent, then the streams' versions and the plan.
+    fn rows(&self) -> Result<Option<&Plan<'a>>, Failure> {
+        if self.outcome.get().is_none() {
+            let outcome = self.decide()?;
+            let _ = self.outcome.set(outcome);
         }
+        Ok(match self.outcome.get() {
+            Some(Outcome::Write(plan)) => Some(plan),
+            _ => None,
+        })
     }
-    let mut versions = HashMap::new();
-    {
+
+    fn decide(&self) -> Result<Outcome<'a>, Failure> {
+        let (session, batch) = (self.session, self.batch);
+        if self.idempotent {
+            if let Some(positions) = stored_outcome(session, batch)? {
+                return Ok(Outcome::Stored(positions));
+            }
+        }
+        let mut versions = HashMap::new();
         let mut stmt = session
             .lend(Statement::StreamVersion)
             .map_err(sqlite_failure)?;
@@ -222,23 +240,9 @@ fn write_locked(
             stmt.reset();
             versions.insert(name, version);
         }
+        let plan = batch.plan(|name| versions.get(name).copied().flatten())?;
+        Ok(Outcome::Write(plan))
     }
-    let plan = batch.plan(|name| versions.get(name).copied().flatten())?;
-    let time = time::format_timestamp(time::now_micros());
-    let rows = Rows {
-        batch,
-        plan: &plan,
-        time: &time,
-    };
-    let inserted = (|| {
-        let (_offered, call) = source.offer(&rows);
-        let mut stmt = session.lend(insert)?;
-        stmt.bind_i64(1, call);
-        stmt.step()?;
-        Ok(())
-    })();
-    inserted.map_err(constraint_error)?;
-    Ok(plan.last_positions())
 }
 
 /// A single message, not idempotent: `write_message`'s own statement,
@@ -277,26 +281,6 @@ fn write_one(session: &Arc<Session>, batch: &Batch<'_>) -> Result<i64, Failure> 
             insert(session).map_err(constraint_error)
         }
         Err(error) => Err(constraint_error(error)),
-    }
-}
-
-/// The database's write lock, as `acquire_lock` takes it: no other
-/// connection writes until the transaction ends. The store is checked
-/// already.
-fn take_write_lock(session: &Session) -> Result<(), Failure> {
-    let lock = || {
-        session
-            .db
-            .execute_batch("UPDATE main.message_store_schema SET version = version WHERE 0")
-    };
-    match lock() {
-        Ok(()) => Ok(()),
-        // Gone since this connection made them (a rolled-back first write).
-        Err(error) if session.table_dropped(&error) => {
-            session.ensure_store()?;
-            lock().map_err(sqlite_failure)
-        }
-        Err(error) => Err(sqlite_failure(error)),
     }
 }
 
@@ -343,22 +327,15 @@ fn stored_row(stmt: &Stmt) -> StoredRow {
     }
 }
 
-/// What the insert statement reads through `message_store_batch_rows`.
-struct Rows<'a> {
-    batch: &'a Batch<'a>,
-    plan: &'a Plan<'a>,
-    time: &'a str,
-}
-
 /// The name SQL gives the rows' virtual table.
 pub const ROWS_TABLE: &str = "message_store_batch_rows";
 
-/// The rows of the call running on one connection, for the virtual table:
-/// each call's rows are offered under a number of their own, which the
-/// insert statement passes as the table's argument. Only while that call
-/// runs do its rows exist, so a cursor reads them only while its number
-/// is the current one (a nested call, from a trigger, offers its own and
-/// puts the outer one back).
+/// The call running on one connection, for the virtual table: each call
+/// is offered under a number of its own, which its insert statement
+/// passes as the table's argument. Only while that call runs does it
+/// exist, so a cursor reads it only while its number is the current one
+/// (a nested call, from a trigger, offers itself and puts the outer one
+/// back).
 #[derive(Default)]
 pub struct RowSource {
     slot: Mutex<Slot>,
@@ -374,8 +351,8 @@ struct Slot {
 
 #[derive(Clone, Copy)]
 struct Offer {
-    rows: *const Rows<'static>,
-    call: i64,
+    call: *const Call<'static>,
+    number: i64,
 }
 
 // SAFETY: an offer's pointer is read only by the cursors of the
@@ -388,44 +365,44 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 }
 
 /// Withdraws an offer when dropped (panics included), putting back the
-/// one before it; it borrows the rows, so they outlive it.
-struct Offered<'s, 'r> {
+/// one before it; it borrows the call, so the call outlives it.
+struct Offered<'s, 'c> {
     source: &'s RowSource,
     previous: Option<Offer>,
-    rows: PhantomData<&'r Rows<'r>>,
+    call: PhantomData<&'c Call<'c>>,
 }
 
 impl RowSource {
-    fn offer<'s, 'r>(&'s self, rows: &'r Rows<'r>) -> (Offered<'s, 'r>, i64) {
+    fn offer<'s, 'c>(&'s self, call: &'c Call<'c>) -> (Offered<'s, 'c>, i64) {
         let mut slot = lock(&self.slot);
         slot.calls += 1;
-        let call = slot.calls;
+        let number = slot.calls;
         let offer = Offer {
-            rows: (rows as *const Rows<'r>).cast(),
-            call,
+            call: (call as *const Call<'c>).cast(),
+            number,
         };
         let previous = slot.offered.replace(offer);
-        self.current.store(call, Ordering::Release);
+        self.current.store(number, Ordering::Release);
         (
             Offered {
                 source: self,
                 previous,
-                rows: PhantomData,
+                call: PhantomData,
             },
-            call,
+            number,
         )
     }
 
-    /// The rows offered under `call`, while they are.
-    fn rows(&self, call: i64) -> Option<*const Rows<'static>> {
+    /// The call offered under `number`, while it is.
+    fn call(&self, number: i64) -> Option<*const Call<'static>> {
         lock(&self.slot)
             .offered
-            .filter(|offer| offer.call == call)
-            .map(|offer| offer.rows)
+            .filter(|offer| offer.number == number)
+            .map(|offer| offer.call)
     }
 
-    fn is_current(&self, call: i64) -> bool {
-        call != 0 && self.current.load(Ordering::Acquire) == call
+    fn is_current(&self, number: i64) -> bool {
+        number != 0 && self.current.load(Ordering::Acquire) == number
     }
 }
 
@@ -433,8 +410,8 @@ impl Drop for Offered<'_, '_> {
     fn drop(&mut self) {
         let mut slot = lock(&self.source.slot);
         slot.offered = self.previous;
-        let call = self.previous.map_or(0, |offer| offer.call);
-        self.source.current.store(call, Ordering::Release);
+        let number = self.previous.map_or(0, |offer| offer.number);
+        self.source.current.store(number, Ordering::Release);
     }
 }
 
@@ -497,25 +474,30 @@ struct RowsTab {
 struct RowsCursor {
     base: ffi::sqlite3_vtab_cursor,
     source: Arc<RowSource>,
-    /// The call whose rows these are; 0 for none.
-    call: i64,
-    rows: *const Rows<'static>,
+    /// The number of the call whose rows these are; 0 for none.
+    number: i64,
+    call: *const Call<'static>,
     index: usize,
 }
 
 impl RowsCursor {
-    /// The rows, while their call runs.
-    fn rows(&self) -> Option<&Rows<'static>> {
-        if self.rows.is_null() || !self.source.is_current(self.call) {
+    /// The call and its rows, while the call runs.
+    fn rows(&self) -> Option<(&Call<'static>, &Plan<'static>)> {
+        if self.call.is_null() || !self.source.is_current(self.number) {
             return None;
         }
         // SAFETY: the call is current, so its `Offered` is alive, and with
-        // it the rows it borrows (see `RowSource`).
-        Some(unsafe { &*self.rows })
+        // it the call it borrows (see `RowSource`).
+        let call = unsafe { &*self.call };
+        match call.outcome.get() {
+            Some(Outcome::Write(plan)) => Some((call, plan)),
+            _ => None,
+        }
     }
 }
 
-/// Runs `body` in the guard; a panic's text goes to the table's `zErrMsg`.
+/// Runs `body` in the guard; an error's text, or a panic's, goes to the
+/// table's `zErrMsg`.
 ///
 /// # Safety
 /// `vtab` is a live `RowsTab`, or null in xConnect (the text then goes to
@@ -524,24 +506,24 @@ unsafe fn guarded(
     vtab: *mut ffi::sqlite3_vtab,
     err: *mut *mut c_char,
     callback: &str,
-    body: impl FnOnce() -> c_int,
+    body: impl FnOnce() -> Result<c_int, Failure>,
 ) -> c_int {
-    match crate::guard(ROWS_TABLE, callback, body) {
-        Ok(rc) => rc,
-        Err(message) => {
-            // SAFETY: SQLite frees what it finds in either place, null or
-            // text from its allocator, which is replaced by a copy.
-            unsafe {
-                if !vtab.is_null() {
-                    ffi::sqlite3_free((*vtab).zErrMsg.cast());
-                    (*vtab).zErrMsg = crate::sqlite_text(&message);
-                } else if !err.is_null() {
-                    *err = crate::sqlite_text(&message);
-                }
-            }
-            ffi::SQLITE_ERROR
+    let message = match crate::guard(ROWS_TABLE, callback, body) {
+        Ok(Ok(rc)) => return rc,
+        Ok(Err(Failure(message))) => message,
+        Err(panic) => panic,
+    };
+    // SAFETY: SQLite frees what it finds in either place, null or text
+    // from its allocator, which is replaced by a copy.
+    unsafe {
+        if !vtab.is_null() {
+            ffi::sqlite3_free((*vtab).zErrMsg.cast());
+            (*vtab).zErrMsg = crate::sqlite_text(&message);
+        } else if !err.is_null() {
+            *err = crate::sqlite_text(&message);
         }
     }
+    ffi::SQLITE_ERROR
 }
 
 /// # Safety
@@ -568,13 +550,13 @@ unsafe extern "C" fn rows_connect(
         // the declaration is NUL-terminated and static.
         let rc = unsafe { ffi::sqlite3_declare_vtab(db, ROWS_DECLARATION.as_ptr()) };
         if rc != ffi::SQLITE_OK {
-            return rc;
+            return Ok(rc);
         }
         // No view or trigger of a database file's schema reads it.
         // SAFETY: within xConnect, on its connection, as SQLite requires.
         let rc = unsafe { ffi::sqlite3_vtab_config(db, ffi::SQLITE_VTAB_DIRECTONLY) };
         if rc != ffi::SQLITE_OK {
-            return rc;
+            return Ok(rc);
         }
         // SAFETY: `aux` is the `Arc<RowSource>` given at registration,
         // alive until `drop_source`, which comes after every connection.
@@ -586,7 +568,7 @@ unsafe extern "C" fn rows_connect(
         // SAFETY: `vtab` is writable (xConnect's contract); SQLite owns the
         // box from here and gives it back to `rows_disconnect`.
         unsafe { *vtab = tab.cast() };
-        ffi::SQLITE_OK
+        Ok(ffi::SQLITE_OK)
     };
     // SAFETY: no table yet; `err` is xConnect's.
     unsafe { guarded(std::ptr::null_mut(), err, "xConnect", connect) }
@@ -636,7 +618,7 @@ unsafe extern "C" fn rows_best_index(
         }
         info.estimatedCost = 1.0;
         info.estimatedRows = 100;
-        ffi::SQLITE_OK
+        Ok(ffi::SQLITE_OK)
     };
     // SAFETY: `vtab` is a live `RowsTab` (the caller's promise).
     unsafe { guarded(vtab, std::ptr::null_mut(), "xBestIndex", plan) }
@@ -654,14 +636,14 @@ unsafe extern "C" fn rows_open(
         let new = Box::new(RowsCursor {
             base: ffi::sqlite3_vtab_cursor::default(),
             source,
-            call: 0,
-            rows: std::ptr::null(),
+            number: 0,
+            call: std::ptr::null(),
             index: 0,
         });
         // SAFETY: `cursor` is writable (xOpen's contract); SQLite owns the
         // box from here and gives it back to `rows_close`.
         unsafe { *cursor = Box::into_raw(new).cast() };
-        ffi::SQLITE_OK
+        Ok(ffi::SQLITE_OK)
     };
     // SAFETY: `vtab` is live (the caller's promise).
     unsafe { guarded(vtab, std::ptr::null_mut(), "xOpen", open) }
@@ -684,7 +666,7 @@ unsafe extern "C" fn rows_close(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int 
 unsafe fn with_cursor(
     cursor: *mut ffi::sqlite3_vtab_cursor,
     callback: &str,
-    body: impl FnOnce(&mut RowsCursor) -> c_int,
+    body: impl FnOnce(&mut RowsCursor) -> Result<c_int, Failure>,
 ) -> c_int {
     // SAFETY: the caller's promise.
     let (vtab, cursor) = unsafe { ((*cursor).pVtab, &mut *cursor.cast::<RowsCursor>()) };
@@ -703,22 +685,29 @@ unsafe extern "C" fn rows_filter(
 ) -> c_int {
     let filter = |cursor: &mut RowsCursor| {
         cursor.index = 0;
-        cursor.call = 0;
-        cursor.rows = std::ptr::null();
-        if idx_num == 1 && argc == 1 {
-            // SAFETY: SQLite passes `argc` valid values for this call.
-            let call = unsafe {
-                let value = *argv;
-                (ffi::sqlite3_value_type(value) == ffi::SQLITE_INTEGER)
-                    .then(|| ffi::sqlite3_value_int64(value))
-            };
-            if let Some(rows) = call.and_then(|call| cursor.source.rows(call)) {
-                cursor.call = call.unwrap_or_default();
-                cursor.rows = rows;
-            }
+        cursor.number = 0;
+        cursor.call = std::ptr::null();
+        if idx_num != 1 || argc != 1 {
+            return Ok(());
         }
-        ffi::SQLITE_OK
+        // SAFETY: SQLite passes `argc` valid values for this call.
+        let number = unsafe {
+            let value = *argv;
+            (ffi::sqlite3_value_type(value) == ffi::SQLITE_INTEGER)
+                .then(|| ffi::sqlite3_value_int64(value))
+        };
+        let Some((number, call)) =
+            number.and_then(|number| Some((number, cursor.source.call(number)?)))
+        else {
+            return Ok(());
+        };
+        // SAFETY: the call is offered, so alive (see `RowSource`).
+        unsafe { &*call }.rows()?;
+        cursor.number = number;
+        cursor.call = call;
+        Ok(())
     };
+    let filter = |cursor: &mut RowsCursor| filter(cursor).map(|()| ffi::SQLITE_OK);
     // SAFETY: the caller's xFilter contract.
     unsafe { with_cursor(cursor, "xFilter", filter) }
 }
@@ -730,7 +719,7 @@ unsafe extern "C" fn rows_next(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
     unsafe {
         with_cursor(cursor, "xNext", |cursor| {
             cursor.index += 1;
-            ffi::SQLITE_OK
+            Ok(ffi::SQLITE_OK)
         })
     }
 }
@@ -741,11 +730,11 @@ unsafe extern "C" fn rows_eof(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
     // SAFETY: the caller's xEof contract. A panic reads as the end.
     let at_end = unsafe {
         with_cursor(cursor, "xEof", |cursor| {
-            c_int::from(
+            Ok(c_int::from(
                 cursor
                     .rows()
-                    .is_none_or(|rows| cursor.index >= rows.plan.rows.len()),
-            )
+                    .is_none_or(|(_, plan)| cursor.index >= plan.rows.len()),
+            ))
         })
     };
     c_int::from(at_end != 0)
@@ -778,19 +767,19 @@ unsafe extern "C" fn rows_column(
     column: c_int,
 ) -> c_int {
     let read = |cursor: &mut RowsCursor| {
-        let Some(rows) = cursor.rows() else {
-            return ffi::SQLITE_OK;
+        let Some((call, plan)) = cursor.rows() else {
+            return Ok(ffi::SQLITE_OK);
         };
-        let Some(row) = rows.plan.rows.get(cursor.index) else {
-            return ffi::SQLITE_OK;
+        let Some(row) = plan.rows.get(cursor.index) else {
+            return Ok(ffi::SQLITE_OK);
         };
-        let message = &rows.batch.entries[row.entry].messages[row.message];
+        let message = &call.batch.entries[row.entry].messages[row.message];
         // SAFETY: `ctx` is xColumn's; the texts are the call's, which runs
         // until the insert statement is reset.
         unsafe {
             match column {
                 0 => ffi::sqlite3_result_int64(ctx, row.position),
-                1 => result_text(ctx, rows.time),
+                1 => result_text(ctx, call.time),
                 2 => result_text(ctx, row.stream_name),
                 3 => result_text(ctx, &message.type_),
                 4 => result_text(ctx, message.data),
@@ -802,7 +791,7 @@ unsafe extern "C" fn rows_column(
                 _ => ffi::sqlite3_result_null(ctx),
             }
         }
-        ffi::SQLITE_OK
+        Ok(ffi::SQLITE_OK)
     };
     // SAFETY: the caller's xColumn contract.
     unsafe { with_cursor(cursor, "xColumn", read) }
@@ -818,7 +807,7 @@ unsafe extern "C" fn rows_rowid(
     unsafe {
         with_cursor(cursor, "xRowid", |cursor| {
             *rowid = cursor.index as i64;
-            ffi::SQLITE_OK
+            Ok(ffi::SQLITE_OK)
         })
     }
 }

@@ -113,9 +113,10 @@ pub fn text(statement: Statement) -> Text<'static> {
             concat!(select_messages!(), "stream_name = ?1 AND type = ?2"),
             " ORDER BY position DESC LIMIT 1",
         ),
-        // A batch's rows go in with one statement, from the call that
-        // planned them (`batch.rs`: ?1 is the call's number); data and
-        // metadata are canonical already. Both batch writers insert alike.
+        // A batch's rows go in with one statement, which takes the write
+        // lock before its table asks the call (?1, the call's number) to
+        // read versions and plan the rows (`batch.rs`); data and metadata
+        // are canonical already. Both batch writers insert alike.
         Statement::InsertMessages | Statement::InsertEntries => (
             concat!(
                 "INSERT INTO main.messages (position, time, stream_name, type, data, metadata, id) ",
