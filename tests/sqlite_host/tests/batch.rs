@@ -333,8 +333,10 @@ fn a_failure_inside_a_savepoint_leaves_the_savepoint_as_it_was() {
 
 #[test]
 fn a_failure_inside_a_statement_that_writes_stores_nothing() {
-    // SQLite opens no savepoint while a statement that writes runs: the
-    // call deletes what it inserted, and sets the counter back.
+    // SQLite opens no savepoint of a function's while a statement that
+    // writes runs, and a single-row INSERT in a transaction keeps what its
+    // functions wrote when it fails: the call's one statement is undone
+    // whole all the same, the counter too.
     for transaction in [false, true] {
         for outer in [
             "INSERT INTO log SELECT write_messages('s-1', ?1)",
@@ -739,5 +741,35 @@ fn a_call_from_a_trigger_of_the_connection_nests_in_the_outer_call() {
             ["audit-1", "4", "Seen", "4"],
             ["audit-1", "5", "Seen", "10"],
         ]
+    );
+}
+
+#[test]
+fn json_text_past_64_mib_is_refused_before_anything_is_written() {
+    let conn = open_in_memory();
+    let data = "x".repeat(64 * 1024 * 1024);
+    // Canonical already, so its length is the one core counts.
+    let text = format!(
+        r#"[{{"id": "{}", "data": "{data}", "type": "t"}}]"#,
+        uuid(1)
+    );
+    assert_eq!(
+        write_messages(&conn, "s-1", &text, None),
+        Err(format!(
+            "write_messages: at most 67108864 bytes of JSON text per call (this call has {})",
+            text.len()
+        ))
+    );
+    let entries = format!(r#"[{{"messages": {text}, "stream_name": "s-1"}}]"#);
+    assert_eq!(
+        write_batch(&conn, &entries, false),
+        Err(format!(
+            "write_batch: at most 67108864 bytes of JSON text per call (this call has {})",
+            entries.len()
+        ))
+    );
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM sqlite_schema").unwrap(),
+        [["0"]]
     );
 }
