@@ -11,8 +11,8 @@
 #   BATCH_SECONDS=5 BATCH_RUNS=5 bash benches/batch.sh   # longer runs (default 2 s, 3 runs)
 #   BATCH_SKIP_INSTALL=1 ...   # the cluster and the extension are set up already
 #
-# Postgres writes into a database of its own, message_store_bench_batch,
-# made anew by every run.
+# Postgres writes into a database of its own, message_store_bench_batch_<pid>,
+# dropped at the end; SQLite into files under target/bench-data/batch-<pid>/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
