@@ -160,13 +160,26 @@ fn write(
             time: &time,
             outcome: OnceCell::new(),
         };
-        {
+        let inserted = {
             let (_offered, number) = source.offer(&call);
             let mut stmt = session.lend(insert)?;
             stmt.bind_i64(1, number);
             stmt.step()?;
-        }
+            session.db.changes()
+        };
         match call.outcome.get() {
+            // Every planned row went in, or the call reports a failure: a
+            // write it acknowledges is whole. (In an open transaction the
+            // rows that did go in stay until it ends; this is a defect of
+            // the table's, not an outcome.)
+            Some(Outcome::Write(plan)) if inserted != plan.rows.len() as i64 => Err(SqliteError {
+                code: ffi::SQLITE_ERROR,
+                message: format!(
+                    "{}: internal error (the insert took {inserted} of {} rows)",
+                    batch.call.name(),
+                    plan.rows.len()
+                ),
+            }),
             Some(Outcome::Write(plan)) => Ok(plan.last_positions()),
             Some(Outcome::Stored(positions)) => Ok(positions.clone()),
             None => Err(SqliteError {
@@ -478,6 +491,8 @@ struct RowsCursor {
     number: i64,
     call: *const Call<'static>,
     index: usize,
+    /// A panic in xEof, which cannot report one: the next callback does.
+    failed: Option<String>,
 }
 
 impl RowsCursor {
@@ -639,6 +654,7 @@ unsafe extern "C" fn rows_open(
             number: 0,
             call: std::ptr::null(),
             index: 0,
+            failed: None,
         });
         // SAFETY: `cursor` is writable (xOpen's contract); SQLite owns the
         // box from here and gives it back to `rows_close`.
@@ -671,7 +687,14 @@ unsafe fn with_cursor(
     // SAFETY: the caller's promise.
     let (vtab, cursor) = unsafe { ((*cursor).pVtab, &mut *cursor.cast::<RowsCursor>()) };
     // SAFETY: the cursor's live table.
-    unsafe { guarded(vtab, std::ptr::null_mut(), callback, || body(cursor)) }
+    unsafe {
+        guarded(vtab, std::ptr::null_mut(), callback, || {
+            match &cursor.failed {
+                Some(message) => Err(Failure(message.clone())),
+                None => body(cursor),
+            }
+        })
+    }
 }
 
 /// # Safety
@@ -724,20 +747,32 @@ unsafe extern "C" fn rows_next(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
     }
 }
 
+/// xEof. SQLite reads no error from it: after a panic the cursor says it
+/// is not at its end, so SQLite calls it again (a column, the next row),
+/// and that call reports the panic. Were a panic read as the end, the
+/// insert would take fewer rows than the call planned.
+///
 /// # Safety
 /// SQLite's xEof contract, on a `RowsCursor`.
 unsafe extern "C" fn rows_eof(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
-    // SAFETY: the caller's xEof contract. A panic reads as the end.
-    let at_end = unsafe {
-        with_cursor(cursor, "xEof", |cursor| {
-            Ok(c_int::from(
-                cursor
-                    .rows()
-                    .is_none_or(|(_, plan)| cursor.index >= plan.rows.len()),
-            ))
-        })
-    };
-    c_int::from(at_end != 0)
+    // SAFETY: a live `RowsCursor`, ours alone for this call (the caller's
+    // xEof contract).
+    let cursor = unsafe { &mut *cursor.cast::<RowsCursor>() };
+    if cursor.failed.is_some() {
+        return 0;
+    }
+    let at_end = crate::guard(ROWS_TABLE, "xEof", || {
+        cursor
+            .rows()
+            .is_none_or(|(_, plan)| cursor.index >= plan.rows.len())
+    });
+    match at_end {
+        Ok(at_end) => c_int::from(at_end),
+        Err(message) => {
+            cursor.failed = Some(message);
+            0
+        }
+    }
 }
 
 /// Text SQLite reads in place: the rows outlive the statement's use of it

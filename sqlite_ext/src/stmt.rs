@@ -145,6 +145,13 @@ impl Db {
         usize::try_from(limit).unwrap_or(0)
     }
 
+    /// The rows the connection's last completed INSERT, UPDATE or DELETE
+    /// changed (`sqlite3_changes`, triggers' changes not counted).
+    pub fn changes(&self) -> i64 {
+        // SAFETY: the connection is open (`Db::new`); the call only reads.
+        i64::from(unsafe { ffi::sqlite3_changes(self.raw()) })
+    }
+
     /// Runs SQL text of one or more statements that return no rows.
     pub fn execute_batch(&self, sql: &str) -> Result<(), SqliteError> {
         let text = std::ffi::CString::new(sql).map_err(|_| SqliteError {

@@ -88,6 +88,26 @@ fails("write_message.xFunc", "SELECT write_message(gen_random_uuid(), 'account-1
 fails("set_config.xFunc", "SELECT set_config('message_store.sql_condition', 'on', false)")
 lives("write_message.xDestroy", "SELECT stream_version('account-1')")
 
+# The batch writers, and the table their insert reads its rows from (two
+# messages: a single one goes in through write_message's statement). A
+# failed call stores nothing; the destructors' panics are dropped and their
+# calls' rows stay.
+MESSAGE = "json_object('id', gen_random_uuid(), 'type', 'Batched', 'data', json('{}'))"
+BATCH = f"SELECT write_messages('account-2', json_array({MESSAGE}, {MESSAGE}))"
+ENTRIES = (
+    "SELECT write_batch(json_array(json_object('stream_name', 'account-2', "
+    f"'messages', json_array({MESSAGE}, {MESSAGE}))))"
+)
+fails("write_messages.xFunc", BATCH)
+fails("write_batch.xFunc", ENTRIES)
+for callback in ["xConnect", "xBestIndex", "xOpen", "xFilter", "xEof", "xNext", "xColumn"]:
+    fails(f"message_store_batch_rows.{callback}", BATCH)
+for callback in ["xClose", "xDisconnect", "drop_aux"]:
+    lives(f"message_store_batch_rows.{callback}", BATCH)
+conn = connect()
+print(conn.execute("SELECT count(*) FROM get_stream_messages('account-2')").fetchone()[0])
+conn.close()
+
 # The entry points: SQLite tries the generic one first when the host names
 # none; the file's own by name, through SQL.
 panic_in("message_store.register")
