@@ -22,7 +22,7 @@ if [ "$status" -eq 9 ] || grep -q '^==[0-9]*==' "$work/cli.err"; then
   echo "memcheck: the sqlite3 session has memory errors" >&2
   exit 1
 fi
-grep -qx '201' "$work/cli.out" || { cat "$work/cli.out"; echo "memcheck: the session did not run" >&2; exit 1; }
+grep -qx '206' "$work/cli.out" || { cat "$work/cli.out"; echo "memcheck: the session did not run" >&2; exit 1; }
 
 # Python's own allocator hides allocations from valgrind; use malloc's.
 PYTHONMALLOC=malloc valgrind -q --error-exitcode=9 --leak-check=no \

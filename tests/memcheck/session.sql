@@ -1,5 +1,6 @@
 -- A sqlite3 CLI session for tests/memcheck.sh: writes, every reader,
--- conditions, and refused input, in one process under valgrind.
+-- conditions, the batch writers, and refused input, in one process under
+-- valgrind.
 .load ./target/release/libmessage_store_sqlite
 SELECT count(write_message(gen_random_uuid(), 'a-' || (value % 5), 'T', json_object('n', value, 's', 'ü☃'), CASE WHEN value % 2 THEN '{"correlationStreamName":"o-1"}' END)) FROM generate_series(1, 200);
 SELECT count(*) FROM get_category_messages('a', 1, 1000);
@@ -15,5 +16,10 @@ SELECT write_message('not-a-uuid', 'a-1', 'T', '{}');
 SELECT write_message(gen_random_uuid(), 'a-1', 'T', '{"a": 1e131000, "b": [1, {"c": null}]}');
 SELECT write_message(gen_random_uuid(), CAST(x'4fff' AS TEXT), 'T', '{}');
 SELECT write_message(gen_random_uuid(), 'a-1', 'T', '{', NULL, 0);
+SELECT write_messages('b-1', '[{"id": "00000000-0000-4000-8000-000000000001", "type": "T", "data": {"s": "ü☃"}}, {"id": "00000000-0000-4000-8000-000000000002", "type": "T", "data": [1], "metadata": {"m": null}}, {"id": "00000000-0000-4000-8000-000000000003", "type": "T", "data": null}]');
+SELECT write_messages('b-1', '[{"id": "00000000-0000-4000-8000-000000000001", "type": "T", "data": {"s": "ü☃"}}, {"id": "00000000-0000-4000-8000-000000000002", "type": "T", "data": [1], "metadata": {"m": null}}, {"id": "00000000-0000-4000-8000-000000000003", "type": "T", "data": null}]', NULL, 1);
+SELECT write_batch('[{"stream_name": "b-2", "messages": [{"id": "00000000-0000-4000-8000-000000000004", "type": "T", "data": {}}]}, {"stream_name": "c-1", "expected_version": -1, "messages": [{"id": "00000000-0000-4000-8000-000000000005", "type": "T", "data": {}}]}]');
+SELECT write_batch('[{"stream_name": "b-2", "messages": [{"id": "00000000-0000-4000-8000-000000000006", "type": "T", "data": {}}, {"id": "00000000-0000-4000-8000-000000000001", "type": "T", "data": {}}]}]');
+SELECT write_messages('b-1', '[{"id": "00000000-0000-4000-8000-000000000007", "type": "T"}]');
 SELECT stream_version('a-1');
 SELECT count(*) FROM messages;
