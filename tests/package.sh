@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds every package of the project from the checkout into target/dist/.
+# Each package's builder lives beside the crate it packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p target/dist
+
+bash pg_ext/debian/build.sh   # postgresql-15-message-store_<version>_<arch>.deb
