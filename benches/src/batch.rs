@@ -11,7 +11,7 @@
 //! own order), the same text for the function and the floor.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How the calls are made: one stream, or a `write_batch` over several.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,19 +222,23 @@ pub fn alternate(
             })
             .collect()
     };
-    // Warm-up: as many calls as the fastest side makes in the warm-up time,
-    // found by doubling from one call per client.
-    let mut fastest = 0.0f64;
+    // Warm-up: each side doubles its calls until one run takes half the
+    // warm-up time; the slowest side's rate in that run sets the calls of
+    // every run (a store's rate falls as it fills, so a rate taken on
+    // small runs would make the runs far longer than asked).
+    let mut slowest = f64::MAX;
     for side in sides.iter_mut() {
-        let started = Instant::now();
         let mut calls = 1;
-        while started.elapsed().as_secs_f64() < timing.warmup {
+        loop {
             let took = side.run(&make(calls)).as_secs_f64();
-            fastest = fastest.max((calls * clients) as f64 / took.max(1e-6));
+            if took >= timing.warmup / 2.0 {
+                slowest = slowest.min((calls * clients) as f64 / took);
+                break;
+            }
             calls *= 2;
         }
     }
-    let calls_per_client = ((fastest * timing.seconds) / clients as f64)
+    let calls_per_client = ((slowest * timing.seconds) / clients as f64)
         .ceil()
         .max(1.0) as usize;
     let mut runs: Vec<Vec<f64>> = vec![Vec::new(); sides.len()];
