@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Batch writes beside their floors on both engines (PERFORMANCE.md's
-# "Batch writes", about 8 minutes): write_messages and write_batch with 1,
+# "Batch writes", about 15 minutes): write_messages and write_batch with 1,
 # 10, 100 and 1,000 messages per call, and a batch of one beside
 # write_message, each beside its set-based plain-SQL floor in alternating
 # runs (benches/src/bin/batch.rs says how). Writes

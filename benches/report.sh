@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates PERFORMANCE.md from a fresh run of both engines' benchmarks and
-# memory runs on this machine (about 30 minutes; SCALING=1 adds the
+# memory runs on this machine (about 35 minutes; SCALING=1 adds the
 # 10,000,000-message read runs of both engines, about 30 more the first
 # time, while the data sets are written, and 15 after):
 #
 #   bash benches/report.sh
 #   ASSEMBLE_ONLY=1 bash benches/report.sh   # from the last run's results
 #   BATCH_ONLY=1 bash benches/report.sh      # measures batch writes only (benches/batch.sh,
-#                                            # about 8 minutes) and replaces their section
+#                                            # about 15 minutes) and replaces their section
 #
 # SQLite: criterion (benches/benches/sqlite.rs), the extension beside a
 # prepared plain statement on the same connection and data. Postgres:
