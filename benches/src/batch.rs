@@ -205,7 +205,8 @@ pub struct Measured {
 
 /// Warms each side up, then runs the sides in turn, `timing.runs` times,
 /// each run on the same freshly made calls for every side, so a drift of
-/// the machine falls on all sides alike.
+/// the machine falls on all sides alike; the i-th runs of two sides are a
+/// pair, taken one right after the other.
 pub fn alternate(
     kind: Kind,
     size: usize,
@@ -242,11 +243,17 @@ pub fn alternate(
         .ceil()
         .max(1.0) as usize;
     let mut runs: Vec<Vec<f64>> = vec![Vec::new(); sides.len()];
-    for _ in 0..timing.runs {
+    for run in 0..timing.runs {
         let calls = make(calls_per_client);
-        for (side, runs) in sides.iter_mut().zip(runs.iter_mut()) {
-            let took = side.run(&calls).as_secs_f64();
-            runs.push((calls_per_client * clients * size) as f64 / took);
+        // Every other run in the opposite order, so that no side is always
+        // the one that runs first after another side's writes.
+        let mut order: Vec<usize> = (0..sides.len()).collect();
+        if run % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let took = sides[i].run(&calls).as_secs_f64();
+            runs[i].push((calls_per_client * clients * size) as f64 / took);
         }
     }
     sides
