@@ -13,9 +13,18 @@ mod shape;
 fn main() {
     let manifest =
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let schema = manifest.join("../sql/sqlite_schema.sql");
+    // This folder: the manifest's, or its parent's for the Rust library
+    // package (rust/), which builds the same sources.
+    let here = manifest
+        .ancestors()
+        .find(|dir| dir.join("src/shape.rs").is_file())
+        .expect("src/shape.rs beside build.rs");
+    let schema = here.join("../sql/sqlite_schema.sql");
     println!("cargo:rerun-if-changed={}", schema.display());
-    println!("cargo:rerun-if-changed=src/shape.rs");
+    println!(
+        "cargo:rerun-if-changed={}",
+        here.join("src/shape.rs").display()
+    );
     let sql = std::fs::read_to_string(&schema)
         .unwrap_or_else(|e| panic!("reading {}: {e}", schema.display()));
     let category = match shape::category_expressions(&sql) {

@@ -12,6 +12,7 @@ cargo clippy --release --all-targets -p message_store_core -p message_store_slt 
   -p message_store_pg_tests -p message_store_benches -- -D warnings
 cargo clippy --release --all-targets -p message_store_sqlite -- -D warnings
 cargo clippy --release --all-targets -p message_store_sqlite_tests -- -D warnings
+cargo clippy --release --all-targets -p message_store_sqlite_rust -p message_store_sqlite_embed -- -D warnings
 (cd pg_ext && cargo clippy --release --all-targets -- -D warnings)
 # The fuzz targets are their own workspace (cargo fuzz builds them with its own flags).
 (cd core/fuzz && cargo clippy --release --all-targets -- -D warnings)

@@ -8,6 +8,11 @@
 //! after the file, which SQLite tries next, so `.load
 //! path/to/libmessage_store_sqlite` needs no entry-point argument.
 //!
+//! Rust programs can skip the file: the package `message_store_sqlite_rust`
+//! (`rust/`) builds these sources as a library without the `loadable`
+//! feature, and [`register`] adds the same functions and readers to a
+//! `rusqlite::Connection` of the program's own.
+//!
 //! Every call SQLite makes into the library runs inside [`guard`]: a panic
 //! never unwinds into SQLite's C frames (where Rust aborts the host), it
 //! becomes an SQLite error, or is dropped in a destructor.
@@ -23,7 +28,9 @@ mod session;
 mod shape;
 mod stmt;
 
-use std::ffi::{c_char, c_int};
+use std::ffi::c_char;
+#[cfg(feature = "loadable")]
+use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
@@ -109,28 +116,38 @@ pub(crate) fn sqlite_text(message: &str) -> *mut c_char {
     }
 }
 
-fn register(db: Connection) -> rusqlite::Result<bool> {
+/// Adds every function and reader of the extension to `db`, as loading the
+/// library file does: the same names, flags and semantics, kept for the
+/// connection's life. For Rust programs, through the package in `rust/`,
+/// on the program's own rusqlite 0.40:
+///
+/// ```ignore
+/// let conn = rusqlite::Connection::open_in_memory()?;
+/// message_store_sqlite::register(&conn)?;
+/// ```
+pub fn register(db: &Connection) -> rusqlite::Result<()> {
     // After rusqlite has taken SQLite's routines, where a real panic would be.
     probe("message_store", "register");
-    // SAFETY: `db` wraps the connection SQLite is loading the extension
-    // into, and only borrows it. The session holding this `Db` lives in
-    // the user data of the functions and modules registered below, which
-    // SQLite calls only on this connection and destroys when it closes it,
-    // before the connection is gone; so does every statement it prepares.
+    // SAFETY: `db` is an open connection: the one SQLite is loading the
+    // extension into, or the caller's own. The session holding this `Db`
+    // lives in the user data of the functions and modules registered
+    // below, which SQLite calls only on this connection and destroys when
+    // it closes it, before the connection is gone; so does every statement
+    // it prepares.
     let raw = unsafe { db.handle() };
     let raw = NonNull::new(raw).ok_or_else(|| failure("no connection".to_string()))?;
     // SAFETY: as above.
     let session = Session::new(unsafe { Db::new(raw) });
-    functions::register(&db, &session)?;
+    functions::register(db, &session)?;
     for reader in [
         Reader::StreamMessages,
         Reader::CategoryMessages,
         Reader::LastStreamMessage,
     ] {
-        readers::register(&db, &session, reader).map_err(failure)?;
+        readers::register(db, &session, reader).map_err(failure)?;
     }
-    readers::register_settings(&db, &session).map_err(failure)?;
-    Ok(false)
+    readers::register_settings(db, &session).map_err(failure)?;
+    Ok(())
 }
 
 /// Both entry points: rusqlite's initialisation, then `register`, in the
@@ -140,6 +157,7 @@ fn register(db: Connection) -> rusqlite::Result<bool> {
 /// SQLite's contract for an entry point: `db` is the connection being
 /// loaded into, `err` null or where an error message allocated by
 /// `sqlite3_malloc` may be written, `api` SQLite's routines.
+#[cfg(feature = "loadable")]
 unsafe fn init(
     entry_point: &str,
     db: *mut ffi::sqlite3,
@@ -148,7 +166,7 @@ unsafe fn init(
 ) -> c_int {
     let loaded = guard("message_store", entry_point, || {
         // SAFETY: the caller's contract is extension_init2's.
-        unsafe { Connection::extension_init2(db, err, api, register) }
+        unsafe { Connection::extension_init2(db, err, api, |db| register(&db).map(|()| false)) }
     });
     match loaded {
         Ok(rc) => rc,
@@ -172,6 +190,7 @@ unsafe fn init(
 ///
 /// # Safety
 /// Called by SQLite with a valid connection and its API routines.
+#[cfg(feature = "loadable")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sqlite3_messagestoresqlite_init(
     db: *mut ffi::sqlite3,
@@ -186,6 +205,7 @@ pub unsafe extern "C" fn sqlite3_messagestoresqlite_init(
 ///
 /// # Safety
 /// Called by SQLite with a valid connection and its API routines.
+#[cfg(feature = "loadable")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sqlite3_extension_init(
     db: *mut ffi::sqlite3,
