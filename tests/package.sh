@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 mkdir -p target/dist
 
 bash pg_ext/debian/build.sh   # postgresql-15-message-store_<version>_<arch>.deb
+bash sqlite_ext/node/build.sh    # message-store-sqlite-<version>.tgz (npm)
