@@ -7,3 +7,4 @@ mkdir -p target/dist
 
 bash pg_ext/debian/build.sh   # postgresql-15-message-store_<version>_<arch>.deb
 bash sqlite_ext/node/build.sh    # message-store-sqlite-<version>.tgz (npm)
+bash sqlite_ext/python/build.sh  # message_store_sqlite-<version>-py3-none-<platform>.whl

@@ -1,0 +1,71 @@
+"""message_store for SQLite: Message DB 1.3's functions as a loadable extension.
+
+    import sqlite3, message_store_sqlite
+    conn = sqlite3.connect("store.db")
+    message_store_sqlite.load(conn)
+
+``load`` takes a standard library ``sqlite3.Connection`` or an
+``apsw.Connection``; ``loadable_path()`` is the library's file for any other
+host (``conn.load_extension(path)``, the sqlite3 CLI's ``.load``).
+"""
+
+import os
+from importlib.metadata import PackageNotFoundError, version as _version
+
+__all__ = ["ExtensionLoadingUnavailable", "load", "loadable_path", "__version__"]
+
+try:
+    __version__ = _version("message-store-sqlite")
+except PackageNotFoundError:  # imported from a source tree, not installed
+    __version__ = "0+unknown"
+
+_LIBRARY = "libmessage_store_sqlite.so"
+
+_NO_LOADING = (
+    "message_store_sqlite.load: this Python's sqlite3 module cannot load SQLite extensions: "
+    "it was built without --enable-loadable-sqlite-extensions, so sqlite3.Connection has no "
+    "enable_load_extension(). Use apsw instead (pip install apsw; "
+    "message_store_sqlite.load(apsw.Connection(path))), or a Python built with "
+    "--enable-loadable-sqlite-extensions (such as Debian's /usr/bin/python3)."
+)
+
+
+class ExtensionLoadingUnavailable(RuntimeError):
+    """The connection's SQLite module was built without extension loading."""
+
+
+def loadable_path() -> str:
+    """The full path of the extension library inside this package."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), _LIBRARY)
+
+
+def _is_stdlib_connection(conn) -> bool:
+    try:
+        import sqlite3
+    except ImportError:  # a Python without _sqlite3 cannot have made conn
+        return False
+    return isinstance(conn, sqlite3.Connection)
+
+
+def load(conn) -> None:
+    """Loads the extension into conn, a sqlite3.Connection or an apsw.Connection.
+
+    Extension loading is turned on only for the load and off again afterwards:
+    while it is on, any SQL the connection runs could load a library with
+    load_extension().
+    """
+    enable = getattr(conn, "enable_load_extension", None)
+    load_extension = getattr(conn, "load_extension", None)
+    if enable is None or load_extension is None:
+        if _is_stdlib_connection(conn):
+            raise ExtensionLoadingUnavailable(_NO_LOADING)
+        kind = type(conn)
+        raise TypeError(
+            f"message_store_sqlite.load(conn) takes a sqlite3.Connection or an apsw.Connection, "
+            f"not {kind.__module__}.{kind.__qualname__} (no enable_load_extension() and load_extension())"
+        )
+    enable(True)
+    try:
+        load_extension(loadable_path())
+    finally:
+        enable(False)
