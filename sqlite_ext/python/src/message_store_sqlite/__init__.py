@@ -34,6 +34,12 @@ class ExtensionLoadingUnavailable(RuntimeError):
     """The connection's SQLite module was built without extension loading."""
 
 
+# The library keeps the routines of the SQLite it was first loaded into for
+# the whole process: connections of a second SQLite library (sqlite3 beside
+# apsw) would call into the wrong one and crash the process.
+_loaded_into = None
+
+
 def loadable_path() -> str:
     """The full path of the extension library inside this package."""
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), _LIBRARY)
@@ -45,6 +51,15 @@ def _is_stdlib_connection(conn) -> bool:
     except ImportError:  # a Python without _sqlite3 cannot have made conn
         return False
     return isinstance(conn, sqlite3.Connection)
+
+
+def _sqlite_module(kind) -> str:
+    # The module of the class that defines enable_load_extension names the
+    # SQLite library ("sqlite3", "apsw"), also for a subclass of it.
+    for base in kind.__mro__:
+        if "enable_load_extension" in vars(base):
+            return base.__module__.partition(".")[0]
+    return kind.__module__.partition(".")[0]
 
 
 def load(conn) -> None:
@@ -64,8 +79,17 @@ def load(conn) -> None:
             f"message_store_sqlite.load(conn) takes a sqlite3.Connection or an apsw.Connection, "
             f"not {kind.__module__}.{kind.__qualname__} (no enable_load_extension() and load_extension())"
         )
+    host = _sqlite_module(type(conn))
+    global _loaded_into
+    if _loaded_into is not None and _loaded_into != host:
+        raise RuntimeError(
+            f"message_store_sqlite.load: this process has loaded the extension into {_loaded_into}'s "
+            f"SQLite; it cannot also load it into {host}'s, which is another SQLite library: "
+            f"use one of them per process"
+        )
     enable(True)
     try:
         load_extension(loadable_path())
+        _loaded_into = host
     finally:
         enable(False)
