@@ -11,6 +11,8 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 package=postgresql-15-message-store
 stage="$root/target/deb/$package"
 dist="$root/target/dist"
+source "$root/tests/lib.sh"
+install_packages dpkg-dev binutils   # dpkg-shlibdeps, strip
 
 rm -rf "$stage"
 mkdir -p "$dist"
@@ -26,6 +28,14 @@ bash "$root/pg_ext/debian/install-frozen-scripts.sh" "$extension_dir"
 # Symbols only the linker needs go; the functions' dynamic symbols stay.
 strip --strip-unneeded "$pkglibdir/message_store.so"
 chmod 644 "$pkglibdir/message_store.so"
+# The shared libraries it links (libc6 at the version its symbols need,
+# libgcc-s1 for unwinding), as Debian's own packages compute them;
+# dpkg-shlibdeps reads a source package's debian/control, hence the stub.
+shlibs_dir="$root/target/deb/shlibs"
+mkdir -p "$shlibs_dir/debian"
+printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$package" "$package" >"$shlibs_dir/debian/control"
+shlibs="$(cd "$shlibs_dir" && dpkg-shlibdeps -O "$pkglibdir/message_store.so" | sed -n 's/^shlibs:Depends=//p')"
+[ -n "$shlibs" ] || { echo "dpkg-shlibdeps found no dependency of message_store.so" >&2; exit 1; }
 install -D -m 644 "$root/LICENSE" "$stage/usr/share/doc/$package/copyright"
 
 # The version is the control file's, which cargo-pgrx takes from the
@@ -38,7 +48,7 @@ arch="$(dpkg --print-architecture)"
 installed_size="$(du -sk --apparent-size "$stage/usr" | cut -f1)"
 mkdir -p "$stage/DEBIAN"
 sed -e "s/@VERSION@/$deb_version/" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$installed_size/" \
-  "$root/pg_ext/debian/control" >"$stage/DEBIAN/control"
+  -e "s/@SHLIBS@/$shlibs/" "$root/pg_ext/debian/control" >"$stage/DEBIAN/control"
 (cd "$stage" && find usr -type f -print0 | sort -z | xargs -0 md5sum >DEBIAN/md5sums)
 find "$stage" -type d -exec chmod 755 {} +
 

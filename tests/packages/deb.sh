@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 source tests/lib.sh
-install_packages postgresql-15 postgresql-client-15 python3
+install_packages postgresql-15 postgresql-client-15 python3 binutils
 
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 package=postgresql-15-message-store
@@ -56,7 +56,8 @@ echo "deb.sh: testing $deb"
 expect "Package" "$package" "$(dpkg-deb -f "$deb" Package)"
 expect "Version (the workspace's)" "$deb_version" "$(dpkg-deb -f "$deb" Version)"
 expect "Architecture" "$arch" "$(dpkg-deb -f "$deb" Architecture)"
-expect "Depends" "postgresql-15" "$(dpkg-deb -f "$deb" Depends)"
+depends="$(dpkg-deb -f "$deb" Depends)"
+expect "Depends' first package" "postgresql-15" "${depends%%,*}"
 [ -n "$(dpkg-deb -f "$deb" Maintainer)" ] || fail "no Maintainer"
 [ -n "$(dpkg-deb -f "$deb" Description)" ] || fail "no Description"
 expected_files="$(
@@ -130,6 +131,9 @@ as_root dpkg --verify "$package" || fail "dpkg --verify"
 expect "files added to the extension's directories" \
   "$(grep -v '^/usr/share/doc/' <<<"$expected_files")" "$(comm -13 <(echo "$before") <(extension_files))"
 cmp "/usr/share/doc/$package/copyright" LICENSE || fail "copyright is not LICENSE"
+# Depends names the glibc the library needs: its newest GLIBC_ symbol version.
+glibc="$(objdump -T "$pkglibdir/message_store.so" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/^GLIBC_//' | sort -u -V | tail -1)"
+expect "Depends' libc6" "libc6 (>= $glibc)" "$(grep -o 'libc6 ([^)]*)' <<<"$depends")"
 expect "available versions" "$all_versions" \
   "$(sql postgres "SELECT version FROM pg_available_extension_versions WHERE name = 'message_store'" | sort -V | paste -sd ' ')"
 
