@@ -12,6 +12,8 @@ dist="$root/target/dist"
 python="${PYTHON:-python3}"
 cd "$root"
 
+"$python" -m pip --version >/dev/null 2>&1 \
+  || { echo "$python has no pip to build the wheel with (Debian: apt-get install python3-pip)" >&2; exit 1; }
 cargo build --release -p message_store_sqlite
 version="$(cargo metadata --no-deps --format-version 1 | "$python" -c '
 import json, sys
