@@ -71,18 +71,25 @@ $expected"
 # the program linked (rusqlite's bundled one, newer than Debian's).
 metadata="$work/metadata.json"
 cargo metadata --format-version 1 --manifest-path "$project/Cargo.toml" >"$metadata"
-read -r got manifest < <(python3 - "$metadata" <<'EOF'
+read -r got manifest sys_manifest sys_features < <(python3 - "$metadata" <<'EOF'
 import json, sys
 meta = json.load(open(sys.argv[1]))
 [pkg] = [p for p in meta["packages"] if p["name"] == "message_store_sqlite_rust"]
 assert pkg["source"].startswith("git+file://"), pkg["source"]
-print(pkg["version"], pkg["manifest_path"])
+[sys_pkg] = [p for p in meta["packages"] if p["name"] == "libsqlite3-sys"]
+[node] = [n for n in meta["resolve"]["nodes"] if n["id"] == sys_pkg["id"]]
+print(pkg["version"], pkg["manifest_path"], sys_pkg["manifest_path"], ",".join(node["features"]) or "-")
 EOF
 )
 [ "$got" = "$version" ] || fail "message_store_sqlite_rust from git is version $got, the workspace's is $version"
 checkout="$(cd "$(dirname "$manifest")/../.." && pwd)"
 cmp -s "$checkout/LICENSE" "$root/LICENSE" || fail "the git checkout $checkout does not carry the LICENSE"
-echo "rust.sh: message_store_sqlite_rust $got from git ($head) ran the README's example, LICENSE included"
+case ",$sys_features," in
+  *,bundled,*) ;;
+  *) fail "libsqlite3-sys was built without its bundled SQLite (features: $sys_features)" ;;
+esac
+bundled="$(sed -n 's/^#define SQLITE_VERSION *"\(.*\)"$/\1/p' "$(dirname "$sys_manifest")/sqlite3/sqlite3.h")"
+echo "rust.sh: message_store_sqlite_rust $got from git ($head) ran the README's example on rusqlite's bundled SQLite $bundled, LICENSE included"
 
 # The newest glibc symbol version each library uses is the glibc it needs.
 glibc_needed() {
