@@ -57,7 +57,7 @@ EOF
   git -C "$root" show "$head:tests/sqlite_embed/src/main.rs"
 } >"$project/src/main.rs"
 export CARGO_NET_GIT_FETCH_WITH_CLI=true
-target="$root/target/packages/rust"
+target="${CARGO_TARGET_DIR:-$root/target}/packages/rust"
 out="$(CARGO_TARGET_DIR="$target" cargo run --quiet --manifest-path "$project/Cargo.toml")" \
   || fail "the README's example did not build or run against the git dependency"
 expected='Opened at position 0
@@ -99,7 +99,7 @@ pg_lib="$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/message_store.so"
 if [ ! -f "$pg_lib" ]; then
   flock /tmp/pg_install.lock bash tests/install.sh
 fi
-sqlite_glibc="$(glibc_needed target/release/libmessage_store_sqlite.so)"
+sqlite_glibc="$(glibc_needed "${CARGO_TARGET_DIR:-$root/target}/release/libmessage_store_sqlite.so")"
 pg_glibc="$(glibc_needed "$pg_lib")"
 [ -n "$sqlite_glibc" ] && [ -n "$pg_glibc" ] || fail "no GLIBC symbol versions found"
 echo "rust.sh: libmessage_store_sqlite.so needs glibc $sqlite_glibc; message_store.so needs glibc $pg_glibc"

@@ -15,16 +15,19 @@ fn registered() -> Connection {
     conn
 }
 
-/// The shipped library: `MESSAGE_STORE_SQLITE_LIB`, or the main workspace's
+/// The shipped library: `MESSAGE_STORE_SQLITE_LIB`, or the workspace's
 /// release build (`cargo build --release -p message_store_sqlite`).
 fn shipped_library() -> PathBuf {
     let path = std::env::var_os("MESSAGE_STORE_SQLITE_LIB")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
-                "../../target/release/libmessage_store_sqlite{}",
-                std::env::consts::DLL_SUFFIX
-            ))
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+                .join(format!(
+                    "release/libmessage_store_sqlite{}",
+                    std::env::consts::DLL_SUFFIX
+                ))
         });
     assert!(
         path.exists(),
