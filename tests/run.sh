@@ -12,7 +12,9 @@
 #   then the SQLite extension under valgrind memcheck;
 # - the Postgres client tests: the same corpus, installation, signatures,
 #   forced panics and crash tests;
-# - the Postgres isolation specs: several sessions' locks, races and reads.
+# - the Postgres isolation specs: several sessions' locks, races and reads;
+# - the packages (tests/package.sh builds them), each installed as its users
+#   install it, the Debian package last.
 # README.md's "What the test command runs" says more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +37,18 @@ cargo build --profile panic-probe -p message_store_sqlite --features panic_probe
 cargo test --release -p message_store_sqlite_tests
 # The extension in the sqlite3 CLI and Python under valgrind memcheck.
 bash tests/memcheck.sh
+# The SQLite packages, each installed as its users install it: the wheel in
+# a fresh venv (sqlite3 and apsw), the npm tarball in an empty folder with
+# better-sqlite3 12, and the Rust library from a git dependency.
+bash tests/packages/python.sh
+bash tests/packages/node.sh
+bash tests/packages/rust.sh
 # The benchmarks are not run here (benches/report.sh does), but must build.
 cargo bench -p message_store_benches --no-run
 cargo test --release -p message_store_pg_tests
 bash tests/isolation.sh
+# The Debian package of the Postgres extension: installed with apt-get,
+# used, updated from the oldest release, removed. It replaces the installed
+# extension's files while it runs, so it comes last and reinstalls the
+# extension (tests/install.sh) at the end.
+bash tests/packages/deb.sh
