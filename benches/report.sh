@@ -44,7 +44,10 @@ BATCH
 }
 
 if [ "${BATCH_ONLY:-0}" = 1 ]; then
-  bash benches/batch.sh >/dev/null
+  # With ASSEMBLE_ONLY=1 too: the section from the last batch run's results.
+  if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
+    bash benches/batch.sh >/dev/null
+  fi
   section=$(mktemp)
   batch_section > "$section"
   # Replaces the section (or adds it before the memory section), and
