@@ -278,6 +278,15 @@ impl<'a> Param<'a> {
 }
 
 impl Param<'static> {
+    /// SQL NULL of a type.
+    pub fn null(type_oid: Oid) -> Param<'static> {
+        Param {
+            datum: None,
+            type_oid,
+            value: PhantomData,
+        }
+    }
+
     /// A bigint, passed by value.
     pub fn int8(value: Option<i64>) -> Param<'static> {
         Param {
@@ -438,6 +447,39 @@ impl Connection {
         unsafe {
             let text = pg_sys::cstring_to_text_with_len(value.as_ptr().cast(), len);
             Param::new(Some(Datum::from(text)), pg_sys::TEXTOID)
+        }
+    }
+
+    /// A jsonb parameter read from JSON text by Postgres' own input
+    /// function, valid while the connection is open.
+    pub fn jsonb_param(&self, json: &str) -> Param<'_> {
+        self.input_param(json, pg_sys::jsonb_in, pg_sys::JSONBOID)
+    }
+
+    /// A uuid parameter read from its text by Postgres' own input function,
+    /// valid while the connection is open.
+    pub fn uuid_param(&self, uuid: &str) -> Param<'_> {
+        self.input_param(uuid, pg_sys::uuid_in, pg_sys::UUIDOID)
+    }
+
+    fn input_param(
+        &self,
+        text: &str,
+        input: unsafe fn(pg_sys::FunctionCallInfo) -> Datum,
+        type_oid: Oid,
+    ) -> Param<'_> {
+        let chars = CString::new(text).expect("JSON and uuid text hold no NUL");
+        // SAFETY: `input` is the input function of `type_oid`, which takes
+        // one NUL-terminated string and returns a value of that type,
+        // allocated in the current memory context: the connection's
+        // procedure context (see `text_param`).
+        unsafe {
+            let value = pgrx::fcinfo::direct_function_call_as_datum(
+                input,
+                &[Some(Datum::from(chars.as_ptr()))],
+            )
+            .expect("an input function returns a value");
+            Param::new(Some(value), type_oid)
         }
     }
 
