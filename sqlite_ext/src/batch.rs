@@ -264,37 +264,18 @@ impl<'a> Call<'a> {
 fn write_one(session: &Arc<Session>, batch: &Batch<'_>) -> Result<i64, Failure> {
     let entry = &batch.entries[0];
     let message = &entry.messages[0];
-    let time = time::format_timestamp(time::now_micros());
-    let insert = |session: &Arc<Session>| -> Result<i64, SqliteError> {
-        let mut stmt = session.lend(Statement::Insert)?;
-        stmt.bind_text(1, entry.stream_name.as_bytes());
-        stmt.bind_text(2, time.as_bytes());
-        stmt.bind_text(3, message.type_.as_bytes());
-        stmt.bind_text(4, message.data.as_bytes());
-        stmt.bind_opt_text(5, message.metadata.map(str::as_bytes));
-        stmt.bind_text(6, message.id.as_bytes());
-        stmt.bind_opt_i64(7, entry.expected_version);
-        if !stmt.step()? {
-            return Err(SqliteError {
-                code: rusqlite::ffi::SQLITE_ERROR,
-                message: "write_messages: the insert gave no position".to_string(),
-            });
-        }
-        let position = stmt.column_i64(0);
-        // Stepping to the end commits an autocommit write and reports a
-        // failed commit.
-        stmt.step()?;
-        Ok(position)
-    };
-    session.ensure_store()?;
-    match insert(session) {
-        Ok(position) => Ok(position),
-        Err(error) if session.table_dropped(&error) => {
-            session.ensure_store()?;
-            insert(session).map_err(constraint_error)
-        }
-        Err(error) => Err(constraint_error(error)),
-    }
+    crate::functions::insert_message(
+        session,
+        batch.call.name(),
+        &crate::functions::OneMessage {
+            stream_name: Some(entry.stream_name.as_bytes()),
+            type_: Some(message.type_.as_bytes()),
+            data: Some(message.data.as_bytes()),
+            metadata: message.metadata.map(str::as_bytes),
+            id: Some(message.id.as_bytes()),
+            expected_version: entry.expected_version,
+        },
+    )
 }
 
 /// Core's answer for an idempotent call, from each message read back by id.

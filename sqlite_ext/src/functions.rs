@@ -318,20 +318,56 @@ fn write_message(session: &Arc<Session>, ctx: &Context<'_>) -> Result<i64, Failu
             return Err(invalid.into());
         }
     };
+    insert_message(
+        session,
+        "write_message",
+        &OneMessage {
+            stream_name,
+            type_,
+            data: data.as_deref().map(str::as_bytes),
+            metadata: metadata.as_deref().map(str::as_bytes),
+            id: id.as_deref().map(str::as_bytes),
+            expected_version,
+        },
+    )
+}
+
+/// One message as `write_message`'s statement takes it (NULLs are refused
+/// by the table's NOT NULL columns).
+pub(crate) struct OneMessage<'a> {
+    pub stream_name: Option<&'a [u8]>,
+    pub type_: Option<&'a [u8]>,
+    /// Canonical JSON text.
+    pub data: Option<&'a [u8]>,
+    pub metadata: Option<&'a [u8]>,
+    /// The canonical uuid form.
+    pub id: Option<&'a [u8]>,
+    pub expected_version: Option<i64>,
+}
+
+/// Writes one message with `write_message`'s single statement, which takes
+/// the write lock before it reads the stream's version (core checks the
+/// expected version inside it) and is atomic on its own; `function` names
+/// the caller in the error of an insert without a position.
+pub(crate) fn insert_message(
+    session: &Arc<Session>,
+    function: &str,
+    message: &OneMessage<'_>,
+) -> Result<i64, Failure> {
     let time = time::format_timestamp(time::now_micros());
     let insert = |session: &Arc<Session>| -> Result<i64, SqliteError> {
         let mut stmt = session.lend(Statement::Insert)?;
-        stmt.bind_opt_text(1, stream_name);
+        stmt.bind_opt_text(1, message.stream_name);
         stmt.bind_text(2, time.as_bytes());
-        stmt.bind_opt_text(3, type_);
-        stmt.bind_opt_text(4, data.as_deref().map(str::as_bytes));
-        stmt.bind_opt_text(5, metadata.as_deref().map(str::as_bytes));
-        stmt.bind_opt_text(6, id.as_deref().map(str::as_bytes));
-        stmt.bind_opt_i64(7, expected_version);
+        stmt.bind_opt_text(3, message.type_);
+        stmt.bind_opt_text(4, message.data);
+        stmt.bind_opt_text(5, message.metadata);
+        stmt.bind_opt_text(6, message.id);
+        stmt.bind_opt_i64(7, message.expected_version);
         if !stmt.step()? {
             return Err(SqliteError {
                 code: rusqlite::ffi::SQLITE_ERROR,
-                message: "write_message: the insert gave no position".to_string(),
+                message: format!("{function}: the insert gave no position"),
             });
         }
         let position = stmt.column_i64(0);
