@@ -52,3 +52,6 @@ bash tests/isolation.sh
 # extension's files while it runs, so it comes last and reinstalls the
 # extension (tests/install.sh) at the end.
 bash tests/packages/deb.sh
+# One version in every package the tests above built, the installed control
+# file, META.json and the changelog: the workspace's.
+bash tests/packages/versions.sh
