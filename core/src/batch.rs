@@ -287,6 +287,8 @@ impl fmt::Display for Difference {
 pub struct Message<'a> {
     /// The canonical uuid form (lowercase, hyphenated), as stored.
     pub id: String,
+    /// The id's sixteen bytes.
+    pub uuid: [u8; 16],
     pub type_: Cow<'a, str>,
     /// Canonical JSON text.
     pub data: &'a str,
@@ -1348,6 +1350,7 @@ impl<'a> Reader<'a> {
             .map(|value| &self.src[value.start..value.end]);
         Ok(Message {
             id,
+            uuid: bytes,
             type_,
             data,
             metadata,
@@ -1807,6 +1810,7 @@ mod tests {
                         n += 1;
                         Message {
                             id: uuid(n - 1),
+                            uuid: parse_uuid(&uuid(n - 1)).expect("a uuid"),
                             type_: Cow::Borrowed("t"),
                             data: "{}",
                             metadata: None,

@@ -48,14 +48,19 @@ fn hex_value(digit: u8) -> Option<u8> {
 
 /// The canonical text form: lowercase, hyphenated 8-4-4-4-12.
 pub fn format_uuid(bytes: &[u8; 16]) -> String {
-    let mut out = String::with_capacity(36);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 36];
+    let mut at = 0;
     for (i, byte) in bytes.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
+            out[at] = b'-';
+            at += 1;
         }
-        out.push_str(&format!("{byte:02x}"));
+        out[at] = HEX[usize::from(byte >> 4)];
+        out[at + 1] = HEX[usize::from(byte & 0xf)];
+        at += 2;
     }
-    out
+    String::from_utf8(out.to_vec()).expect("hex digits and hyphens are ASCII")
 }
 
 /// Parses and re-formats: the id as Postgres stores and returns it.
@@ -80,6 +85,19 @@ mod tests {
             "{a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11}",
         ] {
             assert_eq!(canonical_uuid(form).as_deref(), Ok(CANONICAL), "{form}");
+        }
+    }
+
+    #[test]
+    fn formats_every_byte_value() {
+        for byte in 0..=255u8 {
+            let mut bytes = [0u8; 16];
+            bytes[0] = byte;
+            bytes[15] = byte;
+            let text = format_uuid(&bytes);
+            assert_eq!(&text[0..2], format!("{byte:02x}"));
+            assert_eq!(&text[34..36], format!("{byte:02x}"));
+            assert_eq!(parse_uuid(&text), Ok(bytes));
         }
     }
 

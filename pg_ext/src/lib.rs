@@ -7,7 +7,7 @@ pub mod signatures;
 mod spi;
 
 use fmgr::{check, setting, setting_is_on, sql_function, Call};
-use message_store_core::batch::{Batch, Plan};
+use message_store_core::batch::{Batch, Call as BatchCall, Plan};
 use message_store_core::condition::Dialect;
 use message_store_core::error::display_nullable;
 use message_store_core::read::{sql_condition_enabled, CategoryRead, ConditionGate, StreamRead};
@@ -16,7 +16,7 @@ use message_store_core::write::CategoryLock;
 use message_store_core::{self as rules, MESSAGE_STORE_VERSION};
 use pgrx::pg_sys::{self, Datum};
 use signatures::*;
-use spi::{Connection, Param};
+use spi::{Connection, JsonbStep, Param};
 
 ::pgrx::pg_module_magic!();
 
@@ -255,6 +255,7 @@ sql_function! {
 fn write_checked_batch(
     batch: &Batch<'_>,
     idempotent: bool,
+    argument: Param<'_>,
     insert: impl FnOnce(&Connection, &Plan<'_>) -> u64,
 ) -> Vec<i64> {
     for key in batch.lock_keys() {
@@ -278,19 +279,34 @@ fn write_checked_batch(
     }));
     let inserted = match plan.rows[..] {
         // One message: write_message's own statement, which costs less
-        // than a set-based insert's plan around one row.
+        // than a set-based insert's plan around one row. Its data and
+        // metadata are taken from the argument as jsonb, not read again
+        // from their text.
         [row] => {
             let message = &batch.entries[row.entry].messages[row.message];
+            let place = match batch.call {
+                BatchCall::WriteMessages => vec![JsonbStep::Element(row.message)],
+                BatchCall::WriteBatch => vec![
+                    JsonbStep::Element(row.entry),
+                    JsonbStep::Field("messages"),
+                    JsonbStep::Element(row.message),
+                ],
+            };
+            let member = |key| {
+                let mut path = place.clone();
+                path.push(JsonbStep::Field(key));
+                connection.jsonb_at(argument, &path)
+            };
             connection.execute(
                 Statement::Insert,
                 &[
-                    connection.uuid_param(&message.id),
+                    connection.uuid_bytes_param(&message.uuid),
                     connection.text_param(row.stream_name),
                     Param::int8(Some(row.position)),
                     connection.text_param(&message.type_),
-                    connection.jsonb_param(message.data),
+                    member("data"),
                     match message.metadata {
-                        Some(metadata) => connection.jsonb_param(metadata),
+                        Some(_) => member("metadata"),
                         None => Param::null(pg_sys::JSONBOID),
                     },
                 ],
@@ -339,12 +355,13 @@ sql_function! {
             call.i64(f::EXPECTED_VERSION),
         ));
         let idempotent = call.bool(f::IDEMPOTENT).unwrap_or(false);
-        let positions = write_checked_batch(&batch, idempotent, |connection, plan| {
+        let messages = call.param(f::MESSAGES);
+        let positions = write_checked_batch(&batch, idempotent, messages, |connection, plan| {
             let before = plan.entries[0].first - 1;
             connection.execute(
                 Statement::InsertMessages,
                 &[
-                    call.param(f::MESSAGES),
+                    messages,
                     call.param(f::STREAM_NAME),
                     Param::int8(Some(before)),
                 ],
@@ -369,11 +386,12 @@ sql_function! {
         let json = call.jsonb_out(f::BATCH);
         let batch = check(Batch::of_write_batch(json.as_deref()));
         let idempotent = call.bool(f::IDEMPOTENT).unwrap_or(false);
-        let positions = write_checked_batch(&batch, idempotent, |connection, plan| {
+        let entries = call.param(f::BATCH);
+        let positions = write_checked_batch(&batch, idempotent, entries, |connection, plan| {
             let before: Vec<i64> = plan.entries.iter().map(|span| span.first - 1).collect();
             connection.execute(
                 Statement::InsertEntries,
-                &[call.param(f::BATCH), connection.int8_array_param(&before)],
+                &[entries, connection.int8_array_param(&before)],
                 pg_sys::SPI_OK_INSERT,
             )
         });

@@ -317,6 +317,14 @@ fn check_params(statement: Statement, params: &[Param]) {
     );
 }
 
+/// One step into a jsonb value: an array's element (from 0) or an
+/// object's member.
+#[derive(Clone, Copy, Debug)]
+pub enum JsonbStep<'s> {
+    Element(usize),
+    Field(&'s str),
+}
+
 /// An open SPI connection of the current call. Not `Send`: SPI is the
 /// backend's one thread's.
 pub struct Connection(PhantomData<*mut ()>);
@@ -450,37 +458,54 @@ impl Connection {
         }
     }
 
-    /// A jsonb parameter read from JSON text by Postgres' own input
-    /// function, valid while the connection is open.
-    pub fn jsonb_param(&self, json: &str) -> Param<'_> {
-        self.input_param(json, pg_sys::jsonb_in, pg_sys::JSONBOID)
-    }
-
-    /// A uuid parameter read from its text by Postgres' own input function,
-    /// valid while the connection is open.
-    pub fn uuid_param(&self, uuid: &str) -> Param<'_> {
-        self.input_param(uuid, pg_sys::uuid_in, pg_sys::UUIDOID)
-    }
-
-    fn input_param(
-        &self,
-        text: &str,
-        input: unsafe fn(pg_sys::FunctionCallInfo) -> Datum,
-        type_oid: Oid,
-    ) -> Param<'_> {
-        let chars = CString::new(text).expect("JSON and uuid text hold no NUL");
-        // SAFETY: `input` is the input function of `type_oid`, which takes
-        // one NUL-terminated string and returns a value of that type,
-        // allocated in the current memory context: the connection's
-        // procedure context (see `text_param`).
+    /// A uuid parameter holding `bytes`, valid while the connection is
+    /// open.
+    pub fn uuid_bytes_param(&self, bytes: &[u8; 16]) -> Param<'_> {
+        // SAFETY: a uuid datum points to its sixteen bytes (pg_uuid_t);
+        // they are copied into memory of the current context, the
+        // connection's procedure context (see `text_param`).
         unsafe {
-            let value = pgrx::fcinfo::direct_function_call_as_datum(
-                input,
-                &[Some(Datum::from(chars.as_ptr()))],
-            )
-            .expect("an input function returns a value");
-            Param::new(Some(value), type_oid)
+            let uuid = pg_sys::palloc(bytes.len()).cast::<u8>();
+            ptr::copy_nonoverlapping(bytes.as_ptr(), uuid, bytes.len());
+            Param::new(Some(Datum::from(uuid)), pg_sys::UUIDOID)
         }
+    }
+
+    /// The value at `path` inside a jsonb parameter, as a jsonb parameter
+    /// valid while the connection is open: what `->` returns, step by
+    /// step, with no text in between. NULL where a step finds nothing.
+    pub fn jsonb_at(&self, jsonb: Param, path: &[JsonbStep]) -> Param<'_> {
+        assert_eq!(jsonb.type_oid, pg_sys::JSONBOID, "jsonb_at reads a jsonb");
+        let mut value = jsonb.datum;
+        for step in path {
+            let Some(datum) = value else { break };
+            // SAFETY: `datum` is a jsonb (the parameter's type, then each
+            // step's result); jsonb_array_element takes a jsonb and an
+            // int4, jsonb_object_field a jsonb and a text, and each returns
+            // NULL or a new jsonb made in the current memory context, the
+            // connection's procedure context (see `text_param`).
+            value = unsafe {
+                match *step {
+                    JsonbStep::Element(index) => {
+                        let index = i32::try_from(index).expect("a jsonb array index is an int4");
+                        pgrx::fcinfo::direct_function_call_as_datum(
+                            pg_sys::jsonb_array_element,
+                            &[Some(datum), Some(Datum::from(index))],
+                        )
+                    }
+                    JsonbStep::Field(key) => {
+                        let len = i32::try_from(key.len()).expect("a key is shorter than 1 GB");
+                        let key = pg_sys::cstring_to_text_with_len(key.as_ptr().cast(), len);
+                        pgrx::fcinfo::direct_function_call_as_datum(
+                            pg_sys::jsonb_object_field,
+                            &[Some(datum), Some(Datum::from(key))],
+                        )
+                    }
+                }
+            };
+        }
+        // SAFETY: NULL or a jsonb of the procedure context, as above.
+        unsafe { Param::new(value, pg_sys::JSONBOID) }
     }
 
     /// A `bigint[]` parameter holding `values`, valid while the connection
