@@ -6,127 +6,6 @@
 use message_store_pg_tests::*;
 use postgres::Client;
 
-/// The extension's objects as text lines, one query per kind of object,
-/// named by name (never by oid), sorted.
-fn catalog(client: &mut Client) -> Vec<String> {
-    const QUERIES: &[(&str, &str)] = &[
-        (
-            "extension",
-            "SELECT extname || ' owner=' || extowner::regrole || ' schema=' || extnamespace::regnamespace
-                    || ' relocatable=' || extrelocatable || ' version=' || extversion
-             FROM pg_extension WHERE extname = 'message_store'",
-        ),
-        (
-            "schema",
-            "SELECT nspname || ' owner=' || nspowner::regrole || ' acl=' || coalesce(nspacl::text, '-')
-             FROM pg_namespace WHERE nspname = 'message_store'",
-        ),
-        (
-            "function",
-            "SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') returns '
-                    || pg_get_function_result(p.oid) || ' kind=' || p.prokind::text::text
-                    || ' volatility=' || p.provolatile::text || ' strict=' || p.proisstrict
-                    || ' parallel=' || p.proparallel::text || ' security_definer=' || p.prosecdef
-                    || ' leakproof=' || p.proleakproof || ' cost=' || p.procost || ' rows=' || p.prorows
-                    || ' language=' || l.lanname || ' src=' || md5(p.prosrc) || ' bin=' || coalesce(p.probin, '-')
-                    || ' config=' || coalesce(p.proconfig::text, '-')
-                    || ' owner=' || p.proowner::regrole || ' acl=' || coalesce(p.proacl::text, '-')
-             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-             WHERE p.pronamespace = 'message_store'::regnamespace",
-        ),
-        (
-            "type",
-            "SELECT t.typname || ' kind=' || t.typtype::text || ' owner=' || t.typowner::regrole
-                    || ' acl=' || coalesce(t.typacl::text, '-') || ' attributes=' || coalesce((
-                      SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
-                      FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '-')
-             FROM pg_type t WHERE t.typnamespace = 'message_store'::regnamespace",
-        ),
-        (
-            "relation",
-            "SELECT c.relname || ' kind=' || c.relkind::text || ' owner=' || c.relowner::regrole
-                    || ' acl=' || coalesce(c.relacl::text, '-') || ' persistence=' || c.relpersistence::text
-                    || ' options=' || coalesce(c.reloptions::text, '-')
-             FROM pg_class c WHERE c.relnamespace = 'message_store'::regnamespace",
-        ),
-        (
-            "column",
-            "SELECT c.relname || '.' || a.attname || ' #' || a.attnum || ' ' || format_type(a.atttypid, a.atttypmod)
-                    || ' not_null=' || a.attnotnull || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
-                    || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
-                    || ' collation=' || a.attcollation::regcollation || ' storage=' || a.attstorage::text
-                    || ' compression=' || a.attcompression::text
-             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-             WHERE c.relnamespace = 'message_store'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped",
-        ),
-        (
-            "constraint",
-            "SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
-             FROM pg_constraint WHERE connamespace = 'message_store'::regnamespace",
-        ),
-        (
-            "index",
-            "SELECT indexrelid::regclass || ' ' || pg_get_indexdef(indexrelid)
-             FROM pg_index WHERE indrelid = 'message_store.messages'::regclass",
-        ),
-        (
-            "view",
-            "SELECT c.relname || ' ' || pg_get_viewdef(c.oid)
-             FROM pg_class c WHERE c.relnamespace = 'message_store'::regnamespace AND c.relkind = 'v'",
-        ),
-        (
-            "sequence",
-            "SELECT s.seqrelid::regclass || ' ' || s.seqtypid::regtype || ' start=' || s.seqstart
-                    || ' increment=' || s.seqincrement || ' min=' || s.seqmin || ' max=' || s.seqmax
-                    || ' cache=' || s.seqcache || ' cycle=' || s.seqcycle
-                    || ' owned_by=' || coalesce(pg_get_serial_sequence('message_store.messages', 'global_position'), '-')
-             FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
-             WHERE c.relnamespace = 'message_store'::regnamespace",
-        ),
-        (
-            "config_dump",
-            "SELECT u.relation::regclass || ' condition=' || u.condition
-             FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(relation, condition)
-             WHERE e.extname = 'message_store'",
-        ),
-        (
-            "member",
-            "SELECT pg_describe_object(d.classid, d.objid, d.objsubid)
-             FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
-             WHERE d.refclassid = 'pg_extension'::regclass AND e.extname = 'message_store' AND d.deptype = 'e'",
-        ),
-        (
-            "trigger",
-            "SELECT tgrelid::regclass || ' ' || tgname FROM pg_trigger
-             WHERE tgrelid = 'message_store.messages'::regclass",
-        ),
-        (
-            "comment",
-            "SELECT pg_describe_object(d.classoid, d.objoid, d.objsubid) || ' ' || d.description
-             FROM pg_description d JOIN pg_depend x ON x.classid = d.classoid AND x.objid = d.objoid
-             JOIN pg_extension e ON x.refobjid = e.oid
-             WHERE x.refclassid = 'pg_extension'::regclass AND e.extname = 'message_store'",
-        ),
-    ];
-    let mut lines = Vec::new();
-    for (kind, sql) in QUERIES {
-        let mut rows: Vec<String> = client
-            .query(*sql, &[])
-            .unwrap_or_else(|e| panic!("{kind}: {e:?}"))
-            .iter()
-            .map(|row| format!("{kind}: {}", row.get::<_, String>(0)))
-            .collect();
-        assert!(
-            !rows.is_empty() || matches!(*kind, "trigger" | "comment"),
-            "no {kind} rows"
-        );
-        rows.sort();
-        lines.extend(rows);
-    }
-    lines
-}
-
 /// Messages over several streams and categories, with and without
 /// metadata, unicode included.
 fn write_messages(client: &mut Client) {
@@ -161,7 +40,7 @@ fn max_global_position(client: &mut Client) -> i64 {
 #[test]
 fn updating_from_every_release_gives_a_fresh_install() {
     let (_, mut fresh) = fresh_database("upgrade_fresh");
-    let expected = catalog(&mut fresh);
+    let expected = extension_catalog(&mut fresh);
     assert!(expected.contains(&format!(
         "extension: message_store owner=postgres schema=message_store relocatable=false version={CURRENT_VERSION}"
     )));
@@ -179,7 +58,7 @@ fn updating_from_every_release_gives_a_fresh_install() {
         client
             .batch_execute("ALTER EXTENSION message_store UPDATE")
             .unwrap();
-        let actual = catalog(&mut client);
+        let actual = extension_catalog(&mut client);
         let missing: Vec<&String> = expected.iter().filter(|l| !actual.contains(l)).collect();
         let extra: Vec<&String> = actual.iter().filter(|l| !expected.contains(l)).collect();
         assert!(
