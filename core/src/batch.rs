@@ -926,11 +926,12 @@ fn key_order(a: &str, b: &str) -> Ordering {
 }
 
 /// A strict reader of canonical JSON text; every position is an offset
-/// into the whole argument.
-struct Reader<'a> {
+/// into the whole argument. `transfer` decodes the strings of its lines
+/// with it.
+pub(crate) struct Reader<'a> {
     src: &'a str,
     bytes: &'a [u8],
-    pos: usize,
+    pub(crate) pos: usize,
     /// The argument's name, for errors.
     name: &'static str,
 }
@@ -940,7 +941,7 @@ impl<'a> Reader<'a> {
         Reader::at(src, name, 0)
     }
 
-    fn at(src: &'a str, name: &'static str, pos: usize) -> Self {
+    pub(crate) fn at(src: &'a str, name: &'static str, pos: usize) -> Self {
         Reader {
             src,
             bytes: src.as_bytes(),
@@ -1090,7 +1091,7 @@ impl<'a> Reader<'a> {
 
     /// Reads the string at the reader, decoded when `keep` (without a copy
     /// when it has no escapes; an empty string when not `keep`).
-    fn string(&mut self, keep: bool) -> Result<Cow<'a, str>, Error> {
+    pub(crate) fn string(&mut self, keep: bool) -> Result<Cow<'a, str>, Error> {
         if self.peek() != Some(b'"') {
             return Err(self.fault("a string"));
         }

@@ -29,6 +29,8 @@ pub const UNIQUE_VIOLATION: &str = "23505";
 pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
 /// SQLSTATE `22023` (invalid_parameter_value).
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
+/// SQLSTATE `22008` (datetime_field_overflow).
+pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
 
 /// How a possibly-NULL argument is printed inside an error text, as
 /// PL/pgSQL's `RAISE` prints it.
@@ -136,6 +138,18 @@ pub enum Error {
         id: String,
         difference: crate::batch::Difference,
     },
+    /// An `import_messages` text refused: `line` (from 1) names the line at
+    /// fault, `None` the text as a whole (its limits).
+    InvalidImport {
+        line: Option<usize>,
+        fault: crate::transfer::Fault,
+    },
+    /// A stored time outside years 0001 to 9999, which an export line
+    /// cannot hold; `time` is Postgres' text of it.
+    ExportTimeOutOfRange {
+        global_position: i64,
+        time: String,
+    },
 }
 
 impl Error {
@@ -169,6 +183,12 @@ impl Error {
             // as a write that is not idempotent would be, and clients that
             // catch 23505 for a replayed id catch this too.
             Error::IdempotentConflict { .. } => UNIQUE_VIOLATION,
+            // A line that is not well formed is 22P02, as a value's text
+            // input refuses it; an id stored otherwise or repeated is 23505,
+            // as `messages_id` would refuse it; a position or global position
+            // out of order is 22023; the limits are 54000.
+            Error::InvalidImport { fault, .. } => fault.sqlstate(),
+            Error::ExportTimeOutOfRange { .. } => DATETIME_FIELD_OVERFLOW,
             _ => RAISE_EXCEPTION,
         }
     }
@@ -272,6 +292,20 @@ impl fmt::Display for Error {
                 id,
                 difference,
             } => write!(f, "{place}: id {id} {difference}"),
+            Error::InvalidImport { line, fault } => {
+                if let Some(line) = line {
+                    write!(f, "line {line}: ")?;
+                }
+                write!(f, "{fault}")
+            }
+            Error::ExportTimeOutOfRange {
+                global_position,
+                time,
+            } => write!(
+                f,
+                "export_messages: the time of global position {global_position}, {time}, \
+                 is outside years 0001 to 9999, which a line holds"
+            ),
         }
     }
 }
@@ -424,6 +458,33 @@ mod tests {
                 Error::StringOrBlobTooBig { limit: 100 },
                 "string or blob too big",
                 "54000",
+            ),
+            (
+                Error::InvalidImport {
+                    line: Some(3),
+                    fault: crate::transfer::Fault::Missing { name: "time" },
+                },
+                "line 3: \"time\" is missing",
+                "22P02",
+            ),
+            (
+                Error::InvalidImport {
+                    line: None,
+                    fault: crate::transfer::Fault::TooManyLines {
+                        limit: 10,
+                        count: 11,
+                    },
+                },
+                "import_messages: at most 10 lines per call (this call has 11)",
+                "54000",
+            ),
+            (
+                Error::ExportTimeOutOfRange {
+                    global_position: 7,
+                    time: "10000-01-01 00:00:00".into(),
+                },
+                "export_messages: the time of global position 7, 10000-01-01 00:00:00, is outside years 0001 to 9999, which a line holds",
+                "22008",
             ),
         ];
         for (error, text, state) in cases {

@@ -12,6 +12,7 @@ pub mod statement;
 pub mod stream_name;
 pub mod text;
 pub mod time;
+pub mod transfer;
 pub mod uuid;
 pub mod write;
 
