@@ -51,6 +51,33 @@ fn database_with(version_clause: &str, name: &str) -> (String, Client) {
     (db, client)
 }
 
+/// A fresh database shaped as a Message DB 1.3 install, without the
+/// extension: `tests/pg_client/fixtures/message_db_1_3.sql` run in it by the
+/// superuser, who owns its objects. Returns its name and a superuser
+/// connection whose search_path is `message_store, public`, as Message DB's
+/// clients set it: the fixture's function bodies, like Message DB's, name
+/// the store's objects without their schema.
+pub fn message_db_database(name: &str) -> (String, Client) {
+    let db = format!("ms_test_{name}");
+    let mut admin = connect("");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"
+        ))
+        .unwrap();
+    let fixture = workspace_file("tests/pg_client/fixtures/message_db_1_3.sql");
+    connect(&format!("dbname={db}"))
+        .batch_execute(&fixture)
+        .unwrap_or_else(|e| panic!("message_db_1_3.sql in {db}: {e:?}"));
+    let client = connect(&format!(
+        "dbname={db} options='-c search_path=message_store,public'"
+    ));
+    (db, client)
+}
+
 /// This build's version (the workspace's).
 pub const CURRENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
