@@ -7,6 +7,8 @@
 #                DB's md5 expression, consumer-group membership
 #   uuid         uuid text, against Postgres' uuid_in rule and the uuid crate
 #   reader_args  the readers' argument checks, in Message DB's order
+#   transfer     import lines read back from their export, byte for byte
+#                against serde_json's strings; the import plan's refusals
 # FUZZ_SECONDS (default 90, the test command's short run) is split evenly
 # across the targets run. A long run: FUZZ_SECONDS=3600 bash tests/fuzz.sh
 # Some targets only: FUZZ_TARGETS="json uuid" bash tests/fuzz.sh
@@ -19,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../core"
 
-read -r -a targets <<<"${FUZZ_TARGETS:-condition json stream_name uuid reader_args}"
+read -r -a targets <<<"${FUZZ_TARGETS:-condition json stream_name uuid reader_args transfer}"
 seconds=$(("${FUZZ_SECONDS:-90}" / ${#targets[@]}))
 if ((seconds < 1)); then
   seconds=1
