@@ -5,6 +5,72 @@
 -- extension's library; their bodies name every object with its schema, so
 -- they work for any role whatever its search_path.
 
+-- Installing without superuser. The extension is trusted: a role with
+-- CREATE on the database may install it (README, "Installing without
+-- superuser"). Postgres then runs this script as the bootstrap superuser,
+-- which owns every object the script makes, but it creates the schema as
+-- the installing role. Left so, that role could put functions and
+-- operators into the schema that a search_path naming it (as Message DB's
+-- clients set it) would pick in other roles' sessions, a superuser's
+-- included. So the schema goes to the role running this script (a
+-- superuser either way), its grants to others are taken back, and a schema
+-- that already holds objects of a role that is not a superuser is refused.
+DO $$
+DECLARE
+  _schema constant oid := 'message_store'::regnamespace;
+  _search_path constant text := current_setting('search_path');
+  _objects text;
+  _grantee oid;
+BEGIN
+  -- Objects named with their schema: none is on the search path.
+  PERFORM set_config('search_path', 'pg_catalog', true);
+  SELECT string_agg(format('%s (owned by %s)', object, owner::regrole), ', ' ORDER BY object)
+  INTO _objects
+  FROM (
+    SELECT pg_describe_object(classid, objid, 0) AS object, owner
+    FROM (
+      SELECT 'pg_class'::regclass AS classid, oid AS objid, relowner AS owner FROM pg_class WHERE relnamespace = _schema
+      UNION ALL SELECT 'pg_proc'::regclass, oid, proowner FROM pg_proc WHERE pronamespace = _schema
+      -- Not a table's row type or an array type: their table or element
+      -- is listed.
+      UNION ALL SELECT 'pg_type'::regclass, oid, typowner FROM pg_type
+        WHERE typnamespace = _schema AND typrelid = 0 AND NOT (typcategory = 'A' AND typelem <> 0)
+      UNION ALL SELECT 'pg_operator'::regclass, oid, oprowner FROM pg_operator WHERE oprnamespace = _schema
+      UNION ALL SELECT 'pg_collation'::regclass, oid, collowner FROM pg_collation WHERE collnamespace = _schema
+      UNION ALL SELECT 'pg_conversion'::regclass, oid, conowner FROM pg_conversion WHERE connamespace = _schema
+      UNION ALL SELECT 'pg_opclass'::regclass, oid, opcowner FROM pg_opclass WHERE opcnamespace = _schema
+      UNION ALL SELECT 'pg_opfamily'::regclass, oid, opfowner FROM pg_opfamily WHERE opfnamespace = _schema
+      UNION ALL SELECT 'pg_ts_config'::regclass, oid, cfgowner FROM pg_ts_config WHERE cfgnamespace = _schema
+      UNION ALL SELECT 'pg_ts_dict'::regclass, oid, dictowner FROM pg_ts_dict WHERE dictnamespace = _schema
+      UNION ALL SELECT 'pg_statistic_ext'::regclass, oid, stxowner FROM pg_statistic_ext WHERE stxnamespace = _schema
+    ) AS o
+    WHERE NOT (SELECT rolsuper FROM pg_roles WHERE oid = o.owner)
+      AND NOT EXISTS (
+        SELECT FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+        WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype = 'e'
+          AND d.refclassid = 'pg_extension'::regclass AND e.extname = 'message_store')
+  ) AS foreign_objects;
+  PERFORM set_config('search_path', _search_path, true);
+  IF _objects IS NOT NULL THEN
+    RAISE EXCEPTION 'schema message_store holds objects of a role that is not a superuser: %', _objects
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Move or drop them, or install as a superuser after checking them.';
+  END IF;
+  ALTER SCHEMA message_store OWNER TO CURRENT_USER;
+  FOR _grantee IN
+    SELECT DISTINCT a.grantee
+    FROM pg_namespace n, aclexplode(n.nspacl) AS a
+    WHERE n.oid = _schema AND a.grantee <> n.nspowner
+  LOOP
+    IF _grantee = 0 THEN
+      REVOKE ALL ON SCHEMA message_store FROM PUBLIC CASCADE;
+    ELSE
+      EXECUTE format('REVOKE ALL ON SCHEMA message_store FROM %s CASCADE', _grantee::regrole);
+    END IF;
+  END LOOP;
+END;
+$$;
+
 CREATE TYPE message_store.message AS (
   id varchar,
   stream_name varchar,
@@ -275,3 +341,35 @@ END;
 $$;
 
 REVOKE EXECUTE ON FUNCTION message_store.grant_client_privileges(name) FROM PUBLIC;
+
+-- The installing role's privileges. Installed by a role that is not a
+-- superuser, every object here is the bootstrap superuser's; the
+-- extension's owner gets what running the store takes, each with grant
+-- option, so that grant_client_privileges works for it: USAGE on the
+-- schema, every privilege on the table but TRIGGER and REFERENCES, the
+-- sequence's, SELECT on the views and EXECUTE on every function. Not
+-- TRIGGER and not ownership: a trigger on the table or a redefined
+-- function would run inside other roles' writes and reads.
+DO $$
+DECLARE
+  _owner constant regrole := (SELECT extowner FROM pg_extension WHERE extname = 'message_store');
+  _function regprocedure;
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE oid = _owner) THEN
+    RETURN;
+  END IF;
+  EXECUTE format('GRANT USAGE ON SCHEMA message_store TO %s WITH GRANT OPTION', _owner);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON message_store.messages TO %s WITH GRANT OPTION', _owner);
+  EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE message_store.messages_global_position_seq TO %s WITH GRANT OPTION', _owner);
+  EXECUTE format(
+    'GRANT SELECT ON message_store.stream_summary, message_store.type_summary, '
+    'message_store.stream_type_summary, message_store.type_stream_summary, '
+    'message_store.category_type_summary, message_store.type_category_summary TO %s WITH GRANT OPTION',
+    _owner);
+  FOR _function IN
+    SELECT oid::regprocedure FROM pg_proc WHERE pronamespace = 'message_store'::regnamespace
+  LOOP
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s WITH GRANT OPTION', _function, _owner);
+  END LOOP;
+END;
+$$;
