@@ -33,6 +33,8 @@ use std::ffi::c_char;
 use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
+#[cfg(feature = "loadable")]
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use rusqlite::ffi;
 use rusqlite::Connection;
@@ -150,6 +152,50 @@ pub fn register(db: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The routines of the SQLite library the extension was first loaded into.
+/// rusqlite keeps one set of SQLite's routines for the whole process, and
+/// each load stores the loading library's: loaded into a second SQLite
+/// library in the same process (Python's `sqlite3` beside `apsw`, each with
+/// its own copy of SQLite), the first library's connections would go on
+/// calling into the second's code and crash the process. So a load from
+/// another library than the first is refused; the same library (any of its
+/// connections) loads it again and again.
+#[cfg(feature = "loadable")]
+static LOADED_INTO: AtomicPtr<ffi::sqlite3_api_routines> = AtomicPtr::new(ptr::null_mut());
+
+#[cfg(feature = "loadable")]
+const ANOTHER_SQLITE: &str = "message_store: this process has loaded the extension into another \
+    SQLite library already; it works with one SQLite library per process (two copies of SQLite in \
+    one process, such as Python's sqlite3 and apsw, each need a process of their own)";
+
+/// Writes `message` to `*err` with the loading library's own allocator
+/// (rusqlite's holds the first library's), for it to free.
+///
+/// # Safety
+/// `err` is null or writable, `api` null or the loading library's routines.
+#[cfg(feature = "loadable")]
+unsafe fn refuse_with(err: *mut *mut c_char, api: *const ffi::sqlite3_api_routines, message: &str) {
+    if err.is_null() || api.is_null() {
+        return;
+    }
+    let bytes = message.as_bytes();
+    let len = c_int::try_from(bytes.len() + 1).expect("a short message");
+    // SAFETY: `api` points to the loading library's routines (the
+    // contract); its malloc returns `len` bytes or null, which are written
+    // within their bounds; `*err` is writable, and SQLite frees what it finds
+    // there with the same library's free.
+    unsafe {
+        let Some(malloc) = (*api).malloc else { return };
+        let copy = malloc(len).cast::<u8>();
+        if copy.is_null() {
+            return;
+        }
+        ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
+        *copy.add(bytes.len()) = 0;
+        *err = copy.cast();
+    }
+}
+
 /// Both entry points: rusqlite's initialisation, then `register`, in the
 /// guard. An error's text goes to `*err`, where SQLite reads it.
 ///
@@ -164,6 +210,16 @@ unsafe fn init(
     err: *mut *mut c_char,
     api: *mut ffi::sqlite3_api_routines,
 ) -> c_int {
+    if let Err(first) =
+        LOADED_INTO.compare_exchange(ptr::null_mut(), api, Ordering::AcqRel, Ordering::Acquire)
+    {
+        if first != api {
+            // SAFETY: `err` and `api` are the caller's (this function's
+            // contract).
+            unsafe { refuse_with(err, api, ANOTHER_SQLITE) };
+            return ffi::SQLITE_ERROR;
+        }
+    }
     let loaded = guard("message_store", entry_point, || {
         // SAFETY: the caller's contract is extension_init2's.
         unsafe { Connection::extension_init2(db, err, api, |db| register(&db).map(|()| false)) }

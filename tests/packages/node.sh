@@ -6,8 +6,9 @@
 # them back on a new connection with the readers. Also checks that the
 # package's version is the workspace's, that it carries the license, that
 # its TypeScript declarations type-check a use (and refuse a wrong one),
-# that its peer range refuses better-sqlite3 13, and that it refuses to hand
-# out its library on another platform. The folder is removed at the end.
+# that its peer range refuses better-sqlite3 13, that npm enforces its os,
+# cpu and libc fields, and that it refuses to hand out its library on
+# another platform. The folder is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd)"
@@ -44,7 +45,7 @@ const [version, dir, license] = process.argv.slice(2);
 const installed = path.join(dir, "node_modules", "message-store-sqlite");
 const manifest = require("message-store-sqlite/package.json");
 assert.equal(manifest.version, version);
-assert.deepEqual([manifest.os, manifest.cpu, manifest.license], [["linux"], ["x64"], "MIT"]);
+assert.deepEqual([manifest.os, manifest.cpu, manifest.libc, manifest.license], [["linux"], ["x64"], ["glibc"], "MIT"]);
 assert.equal(manifest.peerDependencies["better-sqlite3"], "^12");
 assert.equal(require("better-sqlite3/package.json").version.split(".")[0], "12");
 assert.equal(fs.readFileSync(path.join(installed, "LICENSE"), "utf8"), fs.readFileSync(license, "utf8"));
@@ -190,4 +191,29 @@ fi
 grep -q 'peer better-sqlite3@"^12" from message-store-sqlite@'"$version" npm13.txt \
   || { echo "node package: npm refused better-sqlite3@13 for another reason:" >&2; cat npm13.txt >&2; exit 1; }
 echo "node package: better-sqlite3 13 refused"
+
+# npm installs the package only where its os, cpu and libc fields allow:
+# here it did (above); copies of the tarball claiming another cpu or libc
+# are refused by npm's own platform check, so the fields are the ones npm
+# enforces.
+for field in 'cpu=arm64' 'libc=musl'; do
+  name="${field%%=*}" value="${field#*=}"
+  rm -rf "$work/repack" && mkdir "$work/repack"
+  tar -xzf "$tarball" -C "$work/repack"
+  node -e '
+    const fs = require("node:fs");
+    const [file, name, value] = process.argv.slice(1);
+    const manifest = JSON.parse(fs.readFileSync(file, "utf8"));
+    manifest[name] = [value];
+    fs.writeFileSync(file, JSON.stringify(manifest, null, 2));
+  ' "$work/repack/package/package.json" "$name" "$value"
+  tar -czf "$work/other-$name.tgz" -C "$work/repack" package
+  rm -rf "$work/app-$name" && mkdir "$work/app-$name" && cd "$work/app-$name"
+  if npm install --dry-run --no-audit --no-fund "$work/other-$name.tgz" >npm.txt 2>&1; then
+    echo "node package: npm installed a copy claiming $name $value" >&2; exit 1
+  fi
+  grep -q "notsup Valid $name: *$value" npm.txt \
+    || { echo "node package: npm refused the $name $value copy for another reason:" >&2; cat npm.txt >&2; exit 1; }
+done
+echo "node package: npm refuses another cpu and another libc"
 echo "node package: message-store-sqlite-$version ok"

@@ -10,7 +10,8 @@
 # one the library's glibc symbol versions allow (and auditwheel agrees), that
 # extension loading is off again after load(), and the refusals of load():
 # a Python whose sqlite3 cannot load extensions (pyenv's), an object that is
-# no connection, and a second SQLite library in one process. The virtual
+# no connection, and a second SQLite library in one process (by load() and
+# by the library itself, loaded past load()). The virtual
 # environments are removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -204,6 +205,21 @@ message_store_sqlite.load(conn)
 refusal(RuntimeError, "message_store_sqlite.load: this process has loaded the extension into sqlite3's SQLite; "
         "it cannot also load it into apsw's, which is another SQLite library: use one of them per process",
         apsw.Connection(":memory:"))
+# Past load(), straight into apsw's SQLite: the library itself refuses
+# (before it did, the process crashed at the latest when it exited).
+direct = apsw.Connection(":memory:")
+direct.enable_load_extension(True)
+try:
+    direct.load_extension(message_store_sqlite.loadable_path())
+except apsw.Error as error:
+    assert str(error).endswith(
+        "message_store: this process has loaded the extension into another SQLite library already; "
+        "it works with one SQLite library per process (two copies of SQLite in one process, such as "
+        "Python's sqlite3 and apsw, each need a process of their own)"), str(error)
+else:
+    raise AssertionError("apsw's SQLite loaded the extension beside sqlite3's")
+assert list(direct.execute("SELECT count(*) FROM pragma_function_list WHERE name = 'write_message'")) == [(0,)]
+direct.close()
 other = sqlite3.connect(":memory:", isolation_level=None)
 message_store_sqlite.load(other)
 assert other.execute("SELECT write_message(gen_random_uuid(), 'a-1', 'T', '{}')").fetchone() == (0,)
