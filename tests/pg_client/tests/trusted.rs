@@ -88,7 +88,7 @@ fn a_database_owner_installs_it_and_runs_the_store() {
            UNION ALL SELECT typowner FROM pg_type WHERE typnamespace = 'message_store'::regnamespace
          ) o",
     );
-    assert_eq!(owners, [superuser.clone()]);
+    assert_eq!(owners, std::slice::from_ref(&superuser));
     assert_eq!(
         strings(
             &mut owner,
