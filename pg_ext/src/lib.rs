@@ -284,7 +284,7 @@ fn write_checked_batch(
         // from their text.
         [row] => {
             let message = &batch.entries[row.entry].messages[row.message];
-            let place = match batch.call {
+            let path = match batch.call {
                 BatchCall::WriteMessages => vec![JsonbStep::Element(row.message)],
                 BatchCall::WriteBatch => vec![
                     JsonbStep::Element(row.entry),
@@ -292,11 +292,8 @@ fn write_checked_batch(
                     JsonbStep::Element(row.message),
                 ],
             };
-            let member = |key| {
-                let mut path = place.clone();
-                path.push(JsonbStep::Field(key));
-                connection.jsonb_at(argument, &path)
-            };
+            let element = connection.jsonb_at(argument, &path);
+            let member = |key| connection.jsonb_at(element, &[JsonbStep::Field(key)]);
             connection.execute(
                 Statement::Insert,
                 &[
