@@ -105,17 +105,30 @@ pub(crate) fn probe(_what: &str, _callback: &str) {}
 /// A copy, in memory from SQLite's allocator, of an error message for
 /// SQLite to report and free; null when out of memory.
 pub(crate) fn sqlite_text(message: &str) -> *mut c_char {
+    // SAFETY: sqlite3_malloc64 returns null or a fresh allocation of the
+    // size asked.
+    unsafe { text_in(message, |size| ffi::sqlite3_malloc64(size as u64).cast()) }
+}
+
+/// `message` and its NUL terminator copied into memory from `alloc`, which
+/// is given the size; null when `alloc` returns null.
+///
+/// # Safety
+/// `alloc` returns null or a fresh allocation of at least the size it is
+/// given.
+unsafe fn text_in(message: &str, alloc: impl FnOnce(usize) -> *mut u8) -> *mut c_char {
     let bytes = message.as_bytes();
-    // SAFETY: a fresh allocation of `len + 1` bytes, or null; the text and
-    // its terminator are written within it, and `bytes` does not overlap it.
-    unsafe {
-        let copy = ffi::sqlite3_malloc64(bytes.len() as u64 + 1).cast::<u8>();
-        if !copy.is_null() {
+    let copy = alloc(bytes.len() + 1);
+    if !copy.is_null() {
+        // SAFETY: `copy` holds `len + 1` bytes (the contract), within which
+        // the text and its terminator are written; `bytes` does not overlap
+        // a fresh allocation.
+        unsafe {
             ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
             *copy.add(bytes.len()) = 0;
         }
-        copy.cast()
     }
+    copy.cast()
 }
 
 /// Adds every function and reader of the extension to `db`, as loading the
@@ -178,21 +191,22 @@ unsafe fn refuse_with(err: *mut *mut c_char, api: *const ffi::sqlite3_api_routin
     if err.is_null() || api.is_null() {
         return;
     }
-    let bytes = message.as_bytes();
-    let len = c_int::try_from(bytes.len() + 1).expect("a short message");
     // SAFETY: `api` points to the loading library's routines (the
-    // contract); its malloc returns `len` bytes or null, which are written
-    // within their bounds; `*err` is writable, and SQLite frees what it finds
-    // there with the same library's free.
-    unsafe {
-        let Some(malloc) = (*api).malloc else { return };
-        let copy = malloc(len).cast::<u8>();
-        if copy.is_null() {
-            return;
-        }
-        ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
-        *copy.add(bytes.len()) = 0;
-        *err = copy.cast();
+    // contract).
+    let Some(malloc) = (unsafe { (*api).malloc }) else {
+        return;
+    };
+    // SAFETY: that library's malloc returns null or a fresh allocation of
+    // the size asked, or none past a c_int.
+    let copy = unsafe {
+        text_in(message, |size| {
+            c_int::try_from(size).map_or(ptr::null_mut(), |size| malloc(size).cast())
+        })
+    };
+    if !copy.is_null() {
+        // SAFETY: `*err` is writable (the contract), and SQLite frees what
+        // it finds there with the same library's free.
+        unsafe { *err = copy };
     }
 }
 
