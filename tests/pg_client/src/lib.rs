@@ -33,17 +33,27 @@ pub fn fresh_database_at(version: &str, name: &str) -> (String, Client) {
     database_with(&format!(" VERSION '{version}'"), name)
 }
 
-fn database_with(version_clause: &str, name: &str) -> (String, Client) {
+/// An empty UTF8 database `ms_test_<name>`, made again if it exists,
+/// owned by `owner` (the superuser when `None`); returns its name.
+pub fn empty_database(name: &str, owner: Option<&str>) -> String {
     let db = format!("ms_test_{name}");
     let mut admin = connect("");
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .unwrap();
+    let owner = owner
+        .map(|role| format!(" OWNER {role}"))
+        .unwrap_or_default();
     admin
         .batch_execute(&format!(
-            "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"
+            "CREATE DATABASE {db}{owner} TEMPLATE template0 ENCODING 'UTF8'"
         ))
         .unwrap();
+    db
+}
+
+fn database_with(version_clause: &str, name: &str) -> (String, Client) {
+    let db = empty_database(name, None);
     let mut client = connect(&format!("dbname={db}"));
     client
         .batch_execute(&format!("CREATE EXTENSION message_store{version_clause}"))
@@ -58,16 +68,7 @@ fn database_with(version_clause: &str, name: &str) -> (String, Client) {
 /// clients set it: the fixture's function bodies, like Message DB's, name
 /// the store's objects without their schema.
 pub fn message_db_database(name: &str) -> (String, Client) {
-    let db = format!("ms_test_{name}");
-    let mut admin = connect("");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .unwrap();
-    admin
-        .batch_execute(&format!(
-            "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"
-        ))
-        .unwrap();
+    let db = empty_database(name, None);
     let fixture = workspace_file("tests/pg_client/fixtures/message_db_1_3.sql");
     connect(&format!("dbname={db}"))
         .batch_execute(&fixture)

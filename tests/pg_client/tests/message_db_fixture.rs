@@ -778,16 +778,7 @@ fn clients_calls_give_what_the_extension_gives() {
 
 /// Loads the fixture's text, changed by `edit`, into a fresh database.
 fn variant_database(name: &str, edit: impl FnOnce(&str) -> String) -> String {
-    let db = format!("ms_test_{name}");
-    let mut admin = connect("");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .unwrap();
-    admin
-        .batch_execute(&format!(
-            "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"
-        ))
-        .unwrap();
+    let db = empty_database(name, None);
     connect(&format!("dbname={db}"))
         .batch_execute(&edit(&workspace_file(FIXTURE)))
         .unwrap();

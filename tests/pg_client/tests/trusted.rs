@@ -20,12 +20,7 @@ fn owned_database(name: &str) -> String {
     let _roles = ROLES
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let db = format!("ms_test_{name}");
-    let mut admin = connect("");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .unwrap();
-    admin
+    connect("")
         .batch_execute(&format!(
             "DO $$ BEGIN
                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER}') THEN
@@ -40,12 +35,7 @@ fn owned_database(name: &str) -> String {
              END $$"
         ))
         .unwrap();
-    admin
-        .batch_execute(&format!(
-            "CREATE DATABASE {db} OWNER {OWNER} TEMPLATE template0 ENCODING 'UTF8'"
-        ))
-        .unwrap();
-    db
+    empty_database(name, Some(OWNER))
 }
 
 fn strings(client: &mut Client, sql: &str) -> Vec<String> {
