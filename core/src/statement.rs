@@ -31,10 +31,26 @@ pub enum Statement {
     /// The stored messages with the ids of an idempotent batch (Postgres:
     /// all ids in one statement; SQLite: one id per step).
     StoredById,
+    /// `export_messages` of every category: the eight columns of each
+    /// message from global position 2 on, ascending, at most 3 of them.
+    /// (Parameter 1, the category, is not read.)
+    Export,
+    /// `export_messages` of category 1, as [`Statement::Export`].
+    ExportCategory,
+    /// The store's highest global position (`import_messages`).
+    MaxGlobalPosition,
+    /// The stored messages, all eight columns, with the ids of an import
+    /// (Postgres: all ids in one statement; SQLite: one id per step).
+    StoredMessagesById,
+    /// Each stream's name and version (Postgres: the names of parameter 1,
+    /// a text array, in one statement; SQLite: one name per step).
+    StreamVersions,
+    /// The rows of an import, every column as the lines give it.
+    ImportRows,
 }
 
 impl Statement {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 18;
 
     /// Every statement, in the order of [`Statement::index`].
     pub const ALL: [Statement; Statement::COUNT] = [
@@ -50,6 +66,12 @@ impl Statement {
         Statement::InsertMessages,
         Statement::InsertEntries,
         Statement::StoredById,
+        Statement::Export,
+        Statement::ExportCategory,
+        Statement::MaxGlobalPosition,
+        Statement::StoredMessagesById,
+        Statement::StreamVersions,
+        Statement::ImportRows,
     ];
 
     /// A dense index, for a table of one kept statement per kind.

@@ -26,6 +26,75 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Days from 1970-01-01 to a civil date (proleptic Gregorian; year 0 is
+/// 1 BC), the inverse of [`civil_from_days`].
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Reads a time of exactly [`format_timestamp`]'s form back
+/// (`2026-11-26 17:42:10.123456`, a shorter fraction or none, ` BC`):
+/// `None` for any other text, a date that does not exist included.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let (body, bc) = match text.strip_suffix(" BC") {
+        Some(body) => (body, true),
+        None => (text, false),
+    };
+    let (date, clock) = body.split_once(' ')?;
+    let mut date_parts = date.splitn(3, '-');
+    let (year, month, day) = (date_parts.next()?, date_parts.next()?, date_parts.next()?);
+    let (clock, fraction) = match clock.split_once('.') {
+        Some((clock, fraction)) => (clock, fraction),
+        None => (clock, ""),
+    };
+    let mut clock_parts = clock.splitn(3, ':');
+    let (hour, minute, second) = (
+        clock_parts.next()?,
+        clock_parts.next()?,
+        clock_parts.next()?,
+    );
+    let number = |digits: &str, max_len: usize| -> Option<i64> {
+        if digits.is_empty()
+            || digits.len() > max_len
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        digits.parse().ok()
+    };
+    let shown_year = number(year, 6)?;
+    let year = if bc { 1 - shown_year } else { shown_year };
+    let (month, day) = (number(month, 2)?, number(day, 2)?);
+    let (hour, minute, second) = (number(hour, 2)?, number(minute, 2)?, number(second, 2)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let micros = if fraction.is_empty() {
+        0
+    } else {
+        let digits = number(fraction, 6)?;
+        digits * 10_i64.pow(6 - fraction.len() as u32)
+    };
+    let days = days_from_civil(year, month, day);
+    let unix = (days * 86_400 + hour * 3600 + minute * 60 + second)
+        .checked_mul(1_000_000)?
+        .checked_add(micros)?;
+    // Only the exact text: a day past the month's end, a zero-padded
+    // fraction or a year written otherwise reads as something else.
+    (format_timestamp(unix) == text).then_some(unix)
+}
+
 /// `2026-11-26 17:42:10.123456`: the fraction without trailing zeros, none
 /// for whole seconds; years before 1 AD as `0001-… BC`, as Postgres prints them.
 pub fn format_timestamp(unix_micros: i64) -> String {
@@ -53,6 +122,44 @@ pub fn format_timestamp(unix_micros: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_timestamp_reads_back_what_format_timestamp_writes() {
+        for micros in [
+            0,
+            1,
+            -1,
+            1_795_716_146_513_973,
+            1_795_716_146_500_000,
+            951_782_400_000_000, // 2000-02-29
+            -62_135_596_800_000_000,
+            -62_135_596_800_000_001,
+            253_402_300_799_999_999,
+            253_402_300_800_000_000,
+        ] {
+            let text = format_timestamp(micros);
+            assert_eq!(parse_timestamp(&text), Some(micros), "{text}");
+        }
+        for text in [
+            "",
+            "2026-11-26",
+            "2026-11-26 17:42:10.",
+            "2026-11-26 17:42:10.1234567",
+            "2026-11-26 17:42:10.120",
+            "2026-11-26T17:42:10",
+            "2026-02-29 00:00:00",
+            "2026-13-01 00:00:00",
+            "2026-11-26 24:00:00",
+            "2026-11-26 17:42:60",
+            "26-11-26 17:42:10",
+            "+2026-11-26 17:42:10",
+            "2026-11-26 17:42:10 BC BC",
+            "0000-01-01 00:00:00",
+            "2026-1-26 17:42:10",
+        ] {
+            assert_eq!(parse_timestamp(text), None, "{text:?}");
+        }
+    }
 
     /// Postgres 15's output of `(timestamp 'epoch' + make_interval(secs => s))::text`.
     #[test]

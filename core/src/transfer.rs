@@ -80,7 +80,7 @@ use std::fmt;
 use crate::batch::{self, Limits, Reader};
 use crate::error::Error;
 use crate::json::canonical_json_within;
-use crate::time::format_timestamp;
+use crate::time::{days_from_civil, format_timestamp};
 use crate::uuid::{format_uuid, parse_uuid};
 
 pub use crate::batch::{MAX_BYTES, MAX_MESSAGES};
@@ -193,6 +193,8 @@ impl fmt::Display for Source {
 /// What is wrong with an import, or with one of its lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
+    /// The `lines` argument is SQL NULL.
+    Null,
     TooManyLines {
         limit: usize,
         count: usize,
@@ -292,7 +294,7 @@ impl Fault {
             Fault::RepeatedId { .. } | Fault::StoredOtherwise { .. } => {
                 crate::error::UNIQUE_VIOLATION
             }
-            Fault::PositionNotNext { .. } | Fault::GlobalPositionNotAbove { .. } => {
+            Fault::Null | Fault::PositionNotNext { .. } | Fault::GlobalPositionNotAbove { .. } => {
                 crate::error::INVALID_PARAMETER_VALUE
             }
             _ => crate::error::INVALID_TEXT_REPRESENTATION,
@@ -303,6 +305,7 @@ impl Fault {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Fault::Null => write!(f, "{IMPORT}: lines must not be NULL"),
             Fault::TooManyLines { limit, count } => write!(
                 f,
                 "{IMPORT}: at most {limit} lines per call (this call has {count})"
@@ -417,6 +420,56 @@ fn fault(line: usize, fault: Fault) -> Error {
 }
 
 // ---------------------------------------------------------------- export
+
+/// `export_messages`' first global position when none is given.
+pub const DEFAULT_EXPORT_POSITION: i64 = 1;
+
+/// Checked arguments of `export_messages(position, batch_size, category)`:
+/// the messages from a global position on, ascending, at most `limit` of
+/// them (`None`: all), of one category or of every one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportRead<'a> {
+    pub position: i64,
+    pub limit: Option<i64>,
+    pub category: Option<&'a [u8]>,
+}
+
+impl<'a> ExportRead<'a> {
+    /// NULL position and batch size take the defaults (1 and -1, no
+    /// limit); a batch size below -1 fails as the readers' does; a category
+    /// given must be one (no `-`), as `get_category_messages` requires.
+    pub fn new(
+        position: Option<i64>,
+        batch_size: Option<i64>,
+        category: Option<&'a [u8]>,
+    ) -> Result<ExportRead<'a>, Error> {
+        if let Some(name) = category {
+            if !crate::stream_name::is_category(Some(name)) {
+                return Err(Error::MustBeCategory {
+                    category: Some(String::from_utf8_lossy(name).into_owned()),
+                });
+            }
+        }
+        let limit = match batch_size.unwrap_or(crate::read::UNLIMITED_BATCH_SIZE) {
+            crate::read::UNLIMITED_BATCH_SIZE => None,
+            n if n < 0 => return Err(Error::LimitMustNotBeNegative),
+            n => Some(n),
+        };
+        Ok(ExportRead {
+            position: position.unwrap_or(DEFAULT_EXPORT_POSITION),
+            limit,
+            category,
+        })
+    }
+
+    /// The statement that reads the rows to export.
+    pub fn statement(&self) -> crate::statement::Statement {
+        match self.category {
+            Some(_) => crate::statement::Statement::ExportCategory,
+            None => crate::statement::Statement::Export,
+        }
+    }
+}
 
 /// The line of one stored message, without a line end. Fails only for a
 /// time outside years 0001 to 9999, which a line cannot hold.
@@ -552,19 +605,19 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// Days from 1970-01-01 to a civil date (proleptic Gregorian), the inverse
-/// of the time module's calendar.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 // ---------------------------------------------------------------- import
+
+/// `import_messages`' argument as a call passes it: SQL NULL is refused,
+/// a text is read by [`parse_lines`].
+pub fn import_lines(lines: Option<&str>) -> Result<Vec<ImportLine>, Error> {
+    match lines {
+        Some(text) => parse_lines(text),
+        None => Err(Error::InvalidImport {
+            line: None,
+            fault: Fault::Null,
+        }),
+    }
+}
 
 /// Reads the lines of an `import_messages` text within the default limits.
 pub fn parse_lines(text: &str) -> Result<Vec<ImportLine>, Error> {
@@ -1015,6 +1068,50 @@ mod tests {
             metadata: None,
             time: TIME + i64::from(n),
         }
+    }
+
+    #[test]
+    fn export_arguments_take_the_defaults_and_the_readers_rules() {
+        let read = ExportRead::new(None, None, None).unwrap();
+        assert_eq!(
+            read,
+            ExportRead {
+                position: 1,
+                limit: None,
+                category: None
+            }
+        );
+        assert_eq!(read.statement(), crate::statement::Statement::Export);
+        let read = ExportRead::new(Some(5), Some(0), Some(b"account")).unwrap();
+        assert_eq!((read.position, read.limit), (5, Some(0)));
+        assert_eq!(
+            read.statement(),
+            crate::statement::Statement::ExportCategory
+        );
+        assert_eq!(ExportRead::new(None, Some(-1), None).unwrap().limit, None);
+        let error = ExportRead::new(None, Some(-2), None).unwrap_err();
+        assert_eq!(
+            (error.to_string(), error.sqlstate()),
+            ("LIMIT must not be negative".to_owned(), "2201W")
+        );
+        let error = ExportRead::new(None, None, Some(b"account-1")).unwrap_err();
+        assert_eq!(
+            (error.to_string(), error.sqlstate()),
+            ("Must be a category: account-1".to_owned(), "P0001")
+        );
+    }
+
+    #[test]
+    fn null_lines_are_refused() {
+        let error = import_lines(None).unwrap_err();
+        assert_eq!(
+            (error.to_string(), error.sqlstate()),
+            (
+                "import_messages: lines must not be NULL".to_owned(),
+                "22023"
+            )
+        );
+        assert_eq!(import_lines(Some("")).unwrap(), Vec::new());
     }
 
     fn sample() -> Message {

@@ -87,6 +87,15 @@ macro_rules! last_message_order {
     };
 }
 
+/// The eight columns of `messages` as an export reads them: the texts, the
+/// integers, and the time as a timestamp.
+macro_rules! select_export {
+    () => {
+        "SELECT id::pg_catalog.text, stream_name, type, position, global_position, \
+         data::pg_catalog.text, metadata::pg_catalog.text, time FROM message_store.messages"
+    };
+}
+
 /// A batch message's id (`m` is the message's JSON), the first column of
 /// its row.
 macro_rules! message_id {
@@ -220,6 +229,46 @@ pub fn text(statement: Statement) -> Text<'static> {
              WHERE id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.uuid[])",
             "",
         ),
+        Statement::Export => (
+            concat!(
+                select_export!(),
+                " WHERE global_position OPERATOR(pg_catalog.>=) $2"
+            ),
+            " ORDER BY global_position LIMIT $3",
+        ),
+        Statement::ExportCategory => (
+            concat!(select_export!(), category_filter!()),
+            category_order!(),
+        ),
+        Statement::MaxGlobalPosition => (
+            "SELECT pg_catalog.max(global_position) FROM message_store.messages",
+            "",
+        ),
+        // $1 is the ids as an array literal (`{…,…}`).
+        Statement::StoredMessagesById => (
+            concat!(
+                select_export!(),
+                " WHERE id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.uuid[])"
+            ),
+            "",
+        ),
+        Statement::StreamVersions => (
+            "SELECT stream_name, pg_catalog.max(position) FROM message_store.messages \
+             WHERE stream_name OPERATOR(pg_catalog.=) ANY ($1) GROUP BY stream_name",
+            "",
+        ),
+        // An import's rows, one array per column, in line order: every
+        // column as the lines give it; data and metadata are jsonb text.
+        Statement::ImportRows => (
+            "INSERT INTO message_store.messages \
+             (id, stream_name, type, position, global_position, data, metadata, time) \
+             SELECT r.id, r.stream_name, r.type, r.position, r.global_position, \
+             r.data::pg_catalog.jsonb, r.metadata::pg_catalog.jsonb, r.time \
+             FROM pg_catalog.unnest($1, $2, $3, $4, $5, $6, $7, $8) WITH ORDINALITY \
+             AS r(id, stream_name, type, position, global_position, data, metadata, time, n) \
+             ORDER BY r.n",
+            "",
+        ),
     };
     Text { filtered, order }
 }
@@ -247,6 +296,20 @@ pub fn arg_types(statement: Statement) -> &'static [Oid] {
         Statement::InsertMessages => &[pg_sys::JSONBOID, pg_sys::TEXTOID, pg_sys::INT8OID],
         Statement::InsertEntries => &[pg_sys::JSONBOID, pg_sys::INT8ARRAYOID],
         Statement::StoredById => &[pg_sys::TEXTOID],
+        Statement::Export | Statement::ExportCategory => &CATEGORY_READ_TYPES[..3],
+        Statement::MaxGlobalPosition => &[],
+        Statement::StoredMessagesById => &[pg_sys::TEXTOID],
+        Statement::StreamVersions => &[pg_sys::TEXTARRAYOID],
+        Statement::ImportRows => &[
+            pg_sys::UUIDARRAYOID,
+            pg_sys::TEXTARRAYOID,
+            pg_sys::TEXTARRAYOID,
+            pg_sys::INT8ARRAYOID,
+            pg_sys::INT8ARRAYOID,
+            pg_sys::TEXTARRAYOID,
+            pg_sys::TEXTARRAYOID,
+            pg_sys::TIMESTAMPARRAYOID,
+        ],
     }
 }
 

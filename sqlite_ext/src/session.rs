@@ -129,6 +129,28 @@ pub fn text(statement: Statement) -> Text<'static> {
             "SELECT stream_name, position, type, data, metadata FROM main.messages WHERE id = ?1",
             "",
         ),
+        Statement::Export => (
+            concat!(select_messages!(), "global_position >= ?2"),
+            " ORDER BY global_position LIMIT ?3",
+        ),
+        Statement::ExportCategory => (
+            concat!(select_messages!(), category_filter!()),
+            category_order!(),
+        ),
+        Statement::MaxGlobalPosition => ("SELECT max(global_position) FROM main.messages", ""),
+        Statement::StoredMessagesById => (concat!(select_messages!(), "id = ?1"), ""),
+        Statement::StreamVersions => (
+            "SELECT stream_name, max(position) FROM main.messages WHERE stream_name = ?1",
+            "",
+        ),
+        // Every column as the line gives it; `time` in Postgres' text, as
+        // the writers store it.
+        Statement::ImportRows => (
+            "INSERT INTO main.messages \
+             (id, stream_name, type, position, global_position, data, metadata, time) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "",
+        ),
     };
     Text { filtered, order }
 }
