@@ -105,6 +105,24 @@ RETURNS bigint[]
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_write_batch';
 
+-- Moving a store between engines: export_messages writes the messages as
+-- lines of JSON, import_messages stores such lines exactly (the library's
+-- message_store_export_messages and message_store_import_messages).
+-- Declared exactly as in a fresh install.
+CREATE FUNCTION message_store.export_messages(
+  "position" bigint DEFAULT 1,
+  batch_size bigint DEFAULT -1,
+  category varchar DEFAULT NULL
+)
+RETURNS SETOF text
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_export_messages';
+
+CREATE FUNCTION message_store.import_messages(lines text)
+RETURNS bigint
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_import_messages';
+
 -- The installing role's privileges. Installed by a role that is not a
 -- superuser, every object here is the bootstrap superuser's; the
 -- extension's owner gets what running the store takes, each with grant

@@ -229,6 +229,23 @@ RETURNS SETOF message_store.message
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_last_stream_message';
 
+-- Moving a store: its messages as lines of JSON, one per message, and
+-- those lines stored back exactly (README, "Moving a store between
+-- engines").
+CREATE FUNCTION message_store.export_messages(
+  "position" bigint DEFAULT 1,
+  batch_size bigint DEFAULT -1,
+  category varchar DEFAULT NULL
+)
+RETURNS SETOF text
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_export_messages';
+
+CREATE FUNCTION message_store.import_messages(lines text)
+RETURNS bigint
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_import_messages';
+
 -- Reporting views: message counts and their share of all messages.
 
 CREATE VIEW message_store.stream_summary AS

@@ -10,7 +10,7 @@
 //! and result goes through `Call`'s safe methods, which check each read
 //! against that signature.
 
-use crate::signatures::{Arg, ArgType, Bigint, Boolean, Function, Jsonb, SqlType, Varchar};
+use crate::signatures::{Arg, ArgType, Bigint, Boolean, Function, Jsonb, SqlType, Text, Varchar};
 use crate::spi::{Param, SetResult};
 use message_store_core::Error;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
@@ -207,6 +207,41 @@ impl<'fcinfo> Call<'fcinfo> {
         })
     }
 
+    /// A text argument as UTF-8. The text is in the database's encoding:
+    /// taken as it is when that is UTF-8 or the text is ASCII (which every
+    /// server encoding writes alike), refused otherwise, as `jsonb_out`'s
+    /// rule says.
+    pub fn utf8(&self, arg: Arg<Text>) -> Option<&'fcinfo str> {
+        let datum = self.datum(arg)?;
+        let bytes = self.in_call_context(|| {
+            // SAFETY: the datum is a text (the signature's type, checked by
+            // `datum`), a varlena; detoasting copies it, if at all, into
+            // the call's context, so the bytes are valid for the call.
+            unsafe {
+                let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+                pgrx::varlena::varlena_to_byte_slice(varlena)
+            }
+        });
+        if !database_is_utf8() && !bytes.is_ascii() {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!(
+                    "{}: {} holds characters outside ASCII, which {} takes only in a UTF8 database",
+                    self.function.name, arg.name, self.function.name
+                )
+            );
+        }
+        // A UTF8 database holds only valid UTF-8; ASCII is too.
+        Some(std::str::from_utf8(bytes).unwrap_or_else(|_| {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                format!("{}: {} is not valid UTF-8", self.function.name, arg.name)
+            );
+        }))
+    }
+
     /// A bigint argument.
     pub fn i64(&self, arg: Arg<Bigint>) -> Option<i64> {
         // A bigint datum holds the value itself (64-bit Postgres).
@@ -237,9 +272,7 @@ impl<'fcinfo> Call<'fcinfo> {
             pg_sys::pfree(chars.cast());
             bytes
         };
-        // SAFETY: reads the database's encoding, set for the backend.
-        let utf8 = unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32;
-        if !utf8 && !bytes.is_ascii() {
+        if !database_is_utf8() && !bytes.is_ascii() {
             pgrx::ereport!(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -279,6 +312,7 @@ impl<'fcinfo> Call<'fcinfo> {
             SqlType::Bigint => pg_sys::INT8OID,
             SqlType::Jsonb => pg_sys::JSONBOID,
             SqlType::Boolean => pg_sys::BOOLOID,
+            SqlType::Text => pg_sys::TEXTOID,
             other => unreachable!("no argument is a {other:?}"),
         };
         // SAFETY: the datum is NULL or a value of the argument's declared
@@ -354,8 +388,15 @@ impl<'fcinfo> Call<'fcinfo> {
             "{} returns no set",
             self.function.name
         );
-        // SAFETY: fcinfo is this call's, valid for the call.
-        unsafe { SetResult::new(self.fcinfo.as_ptr()) }
+        // SAFETY: fcinfo is this call's, valid for the call, and the
+        // function returns rows of its declared type: a row type's rows
+        // are that type's, a scalar's are the one column the caller expects.
+        unsafe {
+            match self.function.returns {
+                SqlType::Message => SetResult::new(self.fcinfo.as_ptr()),
+                _ => SetResult::of_expected_columns(self.fcinfo.as_ptr()),
+            }
+        }
     }
 
     /// Returns the rows put into `result`.
@@ -380,6 +421,12 @@ impl<'fcinfo> Call<'fcinfo> {
     #[cfg(not(feature = "panic_probe"))]
     #[inline(always)]
     pub fn panic_probe(&self) {}
+}
+
+/// Whether the database's encoding is UTF8, so its texts are UTF-8.
+pub fn database_is_utf8() -> bool {
+    // SAFETY: reads the database's encoding, set for the backend.
+    unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
 }
 
 /// Whether a custom setting is exactly `on`.

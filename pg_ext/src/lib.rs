@@ -5,6 +5,7 @@ mod condition;
 mod fmgr;
 pub mod signatures;
 mod spi;
+mod transfer;
 
 use fmgr::{check, setting, setting_is_on, sql_function, Call};
 use message_store_core::batch::{Batch, Call as BatchCall, Plan};

@@ -25,6 +25,7 @@ pub enum SqlType {
     BigintArray,
     /// `message_store.message`, the readers' row type.
     Message,
+    Text,
 }
 
 impl SqlType {
@@ -37,6 +38,7 @@ impl SqlType {
             SqlType::Boolean => "boolean",
             SqlType::BigintArray => "bigint[]",
             SqlType::Message => "message_store.message",
+            SqlType::Text => "text",
         }
     }
 }
@@ -55,6 +57,8 @@ pub struct Bigint;
 pub struct Jsonb;
 /// `boolean`.
 pub struct Boolean;
+/// `text`: read as UTF-8 text.
+pub struct Text;
 
 impl ArgType for Varchar {
     const SQL: SqlType = SqlType::Varchar;
@@ -67,6 +71,9 @@ impl ArgType for Jsonb {
 }
 impl ArgType for Boolean {
     const SQL: SqlType = SqlType::Boolean;
+}
+impl ArgType for Text {
+    const SQL: SqlType = SqlType::Text;
 }
 
 /// One argument of one function, as its reads name it: its position (from
@@ -438,8 +445,48 @@ pub mod write_batch {
     pub const IDEMPOTENT: Arg<Boolean> = FUNCTION.arg(1);
 }
 
+pub mod export_messages {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "export_messages",
+        since: "0.2.0",
+        symbol: "message_store_export_messages",
+        args: &[
+            declared("position", SqlType::Bigint),
+            declared("batch_size", SqlType::Bigint),
+            declared("category", SqlType::Varchar),
+        ],
+        defaults: 3,
+        returns: SqlType::Text,
+        returns_set: true,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const POSITION: Arg<Bigint> = FUNCTION.arg(0);
+    pub const BATCH_SIZE: Arg<Bigint> = FUNCTION.arg(1);
+    pub const CATEGORY: Arg<Varchar> = FUNCTION.arg(2);
+}
+
+pub mod import_messages {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "import_messages",
+        since: "0.2.0",
+        symbol: "message_store_import_messages",
+        args: &[declared("lines", SqlType::Text)],
+        defaults: 0,
+        returns: SqlType::Bigint,
+        returns_set: false,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const LINES: Arg<Text> = FUNCTION.arg(0);
+}
+
 /// Every C function of the extension.
-pub const FUNCTIONS: [&Function; 15] = [
+pub const FUNCTIONS: [&Function; 17] = [
     &category::FUNCTION,
     &id::FUNCTION,
     &cardinal_id::FUNCTION,
@@ -455,4 +502,6 @@ pub const FUNCTIONS: [&Function; 15] = [
     &get_last_stream_message::FUNCTION,
     &write_messages::FUNCTION,
     &write_batch::FUNCTION,
+    &export_messages::FUNCTION,
+    &import_messages::FUNCTION,
 ];

@@ -259,12 +259,15 @@ pub fn text(statement: Statement) -> Text<'static> {
         ),
         // An import's rows, one array per column, in line order: every
         // column as the lines give it; data and metadata are jsonb text.
+        // (The several-array `unnest` is only the unqualified name's.)
         Statement::ImportRows => (
             "INSERT INTO message_store.messages \
              (id, stream_name, type, position, global_position, data, metadata, time) \
              SELECT r.id, r.stream_name, r.type, r.position, r.global_position, \
              r.data::pg_catalog.jsonb, r.metadata::pg_catalog.jsonb, r.time \
-             FROM pg_catalog.unnest($1, $2, $3, $4, $5, $6, $7, $8) WITH ORDINALITY \
+             FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), \
+             pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), \
+             pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8)) WITH ORDINALITY \
              AS r(id, stream_name, type, position, global_position, data, metadata, time, n) \
              ORDER BY r.n",
             "",
@@ -725,6 +728,416 @@ impl Connection {
     }
 }
 
+// Moving a store: the export's and import's reads and writes.
+
+/// The statement that holds every writer off for an import: it conflicts
+/// with the lock each INSERT takes (ROW EXCLUSIVE) and with itself, and
+/// waits for writers in flight to end. It needs UPDATE, DELETE or TRUNCATE
+/// on the table, which a client role does not have.
+const LOCK_FOR_IMPORT: &CStr = c"LOCK TABLE message_store.messages IN SHARE ROW EXCLUSIVE MODE";
+/// The global-position sequence's state.
+const SEQUENCE_STATE: &CStr =
+    c"SELECT last_value, is_called FROM message_store.messages_global_position_seq";
+/// The global-position sequence set to $1 as drawn, so it gives $1 + 1 next.
+const SEQUENCE_SET: &CStr = c"SELECT pg_catalog.setval(\
+    'message_store.messages_global_position_seq'::pg_catalog.regclass, $1, true)";
+
+/// How many rows an export or a look-up reads per fetch from its cursor.
+const CHUNK_ROWS: std::ffi::c_long = 1000;
+
+/// The eight columns of a stored message as `select_export!` reads them:
+/// the texts as the database's bytes, the time as Postgres' timestamp
+/// (microseconds since 2000-01-01 00:00:00), valid while the row is read.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredColumns<'t> {
+    pub id: &'t [u8],
+    pub stream_name: &'t [u8],
+    pub type_: &'t [u8],
+    pub position: i64,
+    pub global_position: i64,
+    pub data: Option<&'t [u8]>,
+    pub metadata: Option<&'t [u8]>,
+    pub time: i64,
+}
+
+/// The column types of `select_export!`, in order.
+const STORED_COLUMN_TYPES: [Oid; 8] = [
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::INT8OID,
+    pg_sys::INT8OID,
+    pg_sys::TEXTOID,
+    pg_sys::TEXTOID,
+    pg_sys::TIMESTAMPOID,
+];
+
+/// A memory context of its own, current while `run` runs, emptied by
+/// `reset`; deleted when dropped (or with its parent, on an error).
+struct ScratchContext(pg_sys::MemoryContext);
+
+impl ScratchContext {
+    fn new(name: &'static CStr) -> ScratchContext {
+        // SAFETY: a new context under the current one (SPI's procedure
+        // context), with a static name and the default sizes.
+        ScratchContext(unsafe {
+            pg_sys::AllocSetContextCreateInternal(
+                pg_sys::CurrentMemoryContext,
+                name.as_ptr(),
+                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+            )
+        })
+    }
+
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        /// Puts the previous context back, also when `f` raises an error.
+        struct Restore(pg_sys::MemoryContext);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                // SAFETY: the backend's one thread sets the current memory
+                // context; this puts back the one that was current before.
+                unsafe { pg_sys::CurrentMemoryContext = self.0 };
+            }
+        }
+        // SAFETY: the context is alive (deleted only by `drop`); the
+        // backend's one thread sets the current memory context.
+        let _restore = unsafe {
+            let restore = Restore(pg_sys::CurrentMemoryContext);
+            pg_sys::CurrentMemoryContext = self.0;
+            restore
+        };
+        f()
+    }
+
+    /// Frees everything allocated in the context.
+    fn reset(&self) {
+        // SAFETY: the context is alive, and nothing allocated in it is
+        // used after `run` returned (its borrows end with `run`).
+        unsafe { pg_sys::MemoryContextReset(self.0) };
+    }
+}
+
+impl Drop for ScratchContext {
+    fn drop(&mut self) {
+        // SAFETY: the context is this value's, not current (`run` put the
+        // previous one back), deleted once.
+        unsafe { pg_sys::MemoryContextDelete(self.0) };
+    }
+}
+
+/// A text column's bytes, detoasted (into the current memory context, if
+/// stored out of line or compressed), valid until that context is reset.
+///
+/// # Safety
+/// `datum` is a text value valid at least as long as `'t`, and the current
+/// memory context is not reset or deleted within `'t`.
+unsafe fn text_bytes<'t>(datum: Datum) -> &'t [u8] {
+    // SAFETY: by the contract.
+    unsafe {
+        let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+        pgrx::varlena::varlena_to_byte_slice(varlena)
+    }
+}
+
+/// A one-dimensional array (lower bound 1) of `elements`, NULL where
+/// `None`, of elements of type `type_oid` with that type's length, passing
+/// and alignment, made in the current memory context.
+///
+/// # Safety
+/// Each element is a datum of `type_oid`, valid while the array is made
+/// (construct_md_array copies it); `len`, `byval` and `align` are the
+/// type's own (pg_type's typlen, typbyval, typalign).
+unsafe fn array_of(
+    elements: &[Option<Datum>],
+    type_oid: Oid,
+    len: i32,
+    byval: bool,
+    align: u8,
+) -> Datum {
+    let mut values: Vec<Datum> = elements
+        .iter()
+        .map(|element| element.unwrap_or(Datum::from(0)))
+        .collect();
+    let mut nulls: Vec<bool> = elements.iter().map(Option::is_none).collect();
+    let mut dims = [i32::try_from(elements.len()).expect("fewer than 2^31 elements")];
+    let mut lower_bounds = [1];
+    // SAFETY: `values` and `nulls` hold `dims[0]` entries each, the
+    // elements are values of the type described (the contract), and
+    // construct_md_array copies them into a new array.
+    Datum::from(unsafe {
+        pg_sys::construct_md_array(
+            values.as_mut_ptr(),
+            nulls.as_mut_ptr(),
+            1,
+            dims.as_mut_ptr(),
+            lower_bounds.as_mut_ptr(),
+            type_oid,
+            len,
+            byval,
+            align as std::ffi::c_char,
+        )
+    })
+}
+
+impl Connection {
+    /// Runs a kept read of the eight columns of `select_export!` through a
+    /// cursor and calls `each` for every row, in the read's order. Rows are
+    /// fetched [`CHUNK_ROWS`] at a time; a chunk's rows, their detoasted
+    /// texts and whatever `each` leaves in the current memory context are
+    /// freed before the next chunk is fetched, so memory stays bounded by
+    /// one chunk however many rows the read returns.
+    pub fn for_each_stored(
+        &self,
+        statement: Statement,
+        params: &[Param],
+        mut each: impl FnMut(&StoredColumns<'_>),
+    ) {
+        check_params(statement, params);
+        let plan = self.kept_plan(statement);
+        let (mut values, nulls) = values_and_nulls(params);
+        // SAFETY: the plan is a kept SELECT taking `params.len()`
+        // parameters of the types `check_params` checked, valid for this
+        // call; values and nulls hold one entry each. SPI_cursor_open
+        // raises an error rather than return no portal.
+        let portal = unsafe {
+            pg_sys::SPI_cursor_open(
+                ptr::null(),
+                plan,
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                false,
+            )
+        };
+        let scratch = ScratchContext::new(c"message_store chunk");
+        loop {
+            // SAFETY: the portal is open (closed only below); the fetch
+            // leaves its rows in SPI_tuptable.
+            let (table, count) = unsafe {
+                pg_sys::SPI_cursor_fetch(portal, true, CHUNK_ROWS);
+                (pg_sys::SPI_tuptable, pg_sys::SPI_processed as usize)
+            };
+            if count > 0 {
+                // SAFETY: the fetch's table holds `count` rows of the
+                // statement's eight columns, whose types are checked before
+                // any is read; each text is read as text, each bigint and
+                // timestamp (by value on 64-bit Postgres) as an i64. Rows
+                // and texts stay valid until the table is freed and the
+                // scratch context reset, after `run`.
+                scratch.run(|| unsafe {
+                    let desc = (*table).tupdesc;
+                    assert!(
+                        (*desc).natts == 8
+                            && (1..=8).all(|n| {
+                                pg_sys::SPI_gettypeid(desc, n)
+                                    == STORED_COLUMN_TYPES[n as usize - 1]
+                            }),
+                        "{statement:?} does not select the eight stored columns"
+                    );
+                    for &row in std::slice::from_raw_parts((*table).vals, count) {
+                        let value = |n: i32| {
+                            let mut is_null = false;
+                            let datum = pg_sys::SPI_getbinval(row, desc, n, &mut is_null);
+                            (!is_null).then_some(datum)
+                        };
+                        let required = |n: i32| {
+                            value(n).unwrap_or_else(|| panic!("{statement:?}: column {n} is NULL"))
+                        };
+                        let columns = StoredColumns {
+                            id: text_bytes(required(1)),
+                            stream_name: text_bytes(required(2)),
+                            type_: text_bytes(required(3)),
+                            position: required(4).value() as i64,
+                            global_position: required(5).value() as i64,
+                            data: value(6).map(|datum| text_bytes(datum)),
+                            metadata: value(7).map(|datum| text_bytes(datum)),
+                            time: required(8).value() as i64,
+                        };
+                        each(&columns);
+                    }
+                });
+            }
+            // SAFETY: the table is the fetch's, freed once; nothing read
+            // from it or from the scratch context is used after `run`.
+            unsafe { pg_sys::SPI_freetuptable(table) };
+            scratch.reset();
+            if count == 0 {
+                break;
+            }
+        }
+        // SAFETY: the portal is open, and closed once.
+        unsafe { pg_sys::SPI_cursor_close(portal) };
+    }
+
+    /// Each stream's version, by name, for the streams of `names` that
+    /// have messages: `Statement::StreamVersions`.
+    pub fn stream_versions(&self, names: &[&str]) -> HashMap<String, i64> {
+        let statement = Statement::StreamVersions;
+        let params =
+            [self.text_array_param(&names.iter().map(|&name| Some(name)).collect::<Vec<_>>())];
+        check_params(statement, &params);
+        let plan = self.kept_plan(statement);
+        let (mut values, nulls) = values_and_nulls(&params);
+        // SAFETY: as in `select_i64`.
+        let rc = unsafe {
+            pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0)
+        };
+        check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_plan");
+        let mut versions = HashMap::with_capacity(names.len());
+        // SAFETY: a SELECT that succeeded leaves its SPI_processed rows in
+        // SPI_tuptable, of a text and a bigint (checked), read before
+        // anything else runs; the name is copied at once.
+        unsafe {
+            let table = pg_sys::SPI_tuptable;
+            let desc = (*table).tupdesc;
+            assert!(
+                (*desc).natts == 2
+                    && pg_sys::SPI_gettypeid(desc, 1) == pg_sys::TEXTOID
+                    && pg_sys::SPI_gettypeid(desc, 2) == pg_sys::INT8OID,
+                "{statement:?} selects a name and a version"
+            );
+            for &row in std::slice::from_raw_parts((*table).vals, pg_sys::SPI_processed as usize) {
+                let mut is_null = false;
+                let name = pg_sys::SPI_getbinval(row, desc, 1, &mut is_null);
+                assert!(!is_null, "{statement:?}: a stream name is NULL");
+                let name = String::from_utf8_lossy(text_bytes(name)).into_owned();
+                let version = pg_sys::SPI_getbinval(row, desc, 2, &mut is_null);
+                assert!(!is_null, "{statement:?}: a version is NULL");
+                versions.insert(name, version.value() as i64);
+            }
+            pg_sys::SPI_freetuptable(table);
+        }
+        versions
+    }
+
+    /// Takes the lock that holds every writer off until the transaction
+    /// ends ([`LOCK_FOR_IMPORT`]), waiting for the writers in flight.
+    pub fn lock_for_import(&self) {
+        // SAFETY: SPI is connected; SPI_execute reads a NUL-terminated
+        // statement, which it parses, plans and runs once.
+        let rc = unsafe { pg_sys::SPI_execute(LOCK_FOR_IMPORT.as_ptr(), false, 0) };
+        check_rc(rc, pg_sys::SPI_OK_UTILITY as i32, c"SPI_execute");
+    }
+
+    /// Moves the global-position sequence on so that it next gives a value
+    /// above `highest`, unless it already would; it never moves back.
+    /// Returns whether it moved.
+    pub fn continue_sequence_after(&self, highest: i64) -> bool {
+        // SAFETY: SPI is connected; the statement is a NUL-terminated
+        // SELECT of one row of a bigint and a boolean (checked), read
+        // before anything else runs.
+        let (last_value, is_called) = unsafe {
+            let rc = pg_sys::SPI_execute(SEQUENCE_STATE.as_ptr(), true, 0);
+            check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute");
+            let table = pg_sys::SPI_tuptable;
+            let desc = (*table).tupdesc;
+            assert!(
+                pg_sys::SPI_processed == 1
+                    && (*desc).natts == 2
+                    && pg_sys::SPI_gettypeid(desc, 1) == pg_sys::INT8OID
+                    && pg_sys::SPI_gettypeid(desc, 2) == pg_sys::BOOLOID,
+                "a sequence has one row of last_value and is_called"
+            );
+            let row = *(*table).vals;
+            let mut is_null = false;
+            let last_value = pg_sys::SPI_getbinval(row, desc, 1, &mut is_null).value() as i64;
+            let is_called = pg_sys::SPI_getbinval(row, desc, 2, &mut is_null).value() != 0;
+            pg_sys::SPI_freetuptable(table);
+            (last_value, is_called)
+        };
+        // A sequence drawn at the largest bigint gives nothing more: it is
+        // past every position already.
+        let next = if is_called {
+            last_value.checked_add(1)
+        } else {
+            Some(last_value)
+        };
+        if next.is_none_or(|next| next > highest) {
+            return false;
+        }
+        let mut types = [pg_sys::INT8OID];
+        let mut values = [Datum::from(highest)];
+        let nulls = [b' ' as std::ffi::c_char];
+        // SAFETY: SPI is connected; the statement takes one bigint, given
+        // by value with its type and a not-NULL flag.
+        let rc = unsafe {
+            pg_sys::SPI_execute_with_args(
+                SEQUENCE_SET.as_ptr(),
+                1,
+                types.as_mut_ptr(),
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                false,
+                0,
+            )
+        };
+        check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_with_args");
+        true
+    }
+
+    /// A `text[]` parameter of `values` (NULL where `None`), valid while
+    /// the connection is open.
+    pub fn text_array_param(&self, values: &[Option<&str>]) -> Param<'_> {
+        let scratch = ScratchContext::new(c"message_store texts");
+        // The texts are made in a context of their own, freed once the
+        // array (in the connection's procedure context, see `text_param`)
+        // holds copies of them.
+        let texts: Vec<Option<Datum>> = scratch.run(|| {
+            values
+                .iter()
+                .map(|value| {
+                    value.map(|value| {
+                        let len = i32::try_from(value.len()).expect("a text is shorter than 1 GB");
+                        // SAFETY: copies `len` bytes into a new text in
+                        // the scratch context.
+                        Datum::from(unsafe {
+                            pg_sys::cstring_to_text_with_len(value.as_ptr().cast(), len)
+                        })
+                    })
+                })
+                .collect()
+        });
+        // SAFETY: text datums, alive until `scratch` is dropped below;
+        // text's typlen -1, passed by reference, int alignment.
+        let array = unsafe { array_of(&texts, pg_sys::TEXTOID, -1, false, b'i') };
+        drop(scratch);
+        // SAFETY: a text[] datum, valid until SPI_finish.
+        unsafe { Param::new(Some(array), pg_sys::TEXTARRAYOID) }
+    }
+
+    /// A `uuid[]` parameter of `values`' bytes, valid while the connection
+    /// is open.
+    pub fn uuid_array_param(&self, values: &[&[u8; 16]]) -> Param<'_> {
+        let elements: Vec<Option<Datum>> = values
+            .iter()
+            .map(|bytes| Some(Datum::from(bytes.as_ptr())))
+            .collect();
+        // SAFETY: a uuid datum points to its sixteen bytes (pg_uuid_t),
+        // which `values` holds while the array is made; uuid's typlen 16,
+        // passed by reference, char alignment. The array is made in the
+        // connection's procedure context (see `text_param`).
+        let array = unsafe { array_of(&elements, pg_sys::UUIDOID, 16, false, b'c') };
+        // SAFETY: a uuid[] datum, valid until SPI_finish.
+        unsafe { Param::new(Some(array), pg_sys::UUIDARRAYOID) }
+    }
+
+    /// A `timestamp[]` parameter of `values` (Postgres' timestamps,
+    /// microseconds since 2000-01-01), valid while the connection is open.
+    pub fn timestamp_array_param(&self, values: &[i64]) -> Param<'_> {
+        let elements: Vec<Option<Datum>> = values
+            .iter()
+            .map(|&value| Some(Datum::from(value)))
+            .collect();
+        // SAFETY: a timestamp is a bigint by value on 64-bit Postgres;
+        // timestamp's typlen 8, by value, double alignment. The array is
+        // made in the connection's procedure context (see `text_param`).
+        let array = unsafe { array_of(&elements, pg_sys::TIMESTAMPOID, 8, true, b'd') };
+        // SAFETY: a timestamp[] datum, valid until SPI_finish.
+        unsafe { Param::new(Some(array), pg_sys::TIMESTAMPARRAYOID) }
+    }
+}
+
 /// A `bigint[]` of `values` (one dimension, from 1, no NULL), allocated in
 /// the current memory context.
 pub fn int8_array(values: &[i64]) -> Datum {
@@ -792,23 +1205,42 @@ const STRUCTURE_MISMATCH: &CStr = c"structure of query does not match function r
 /// appends query rows to it, valid for the call (`'fcinfo`).
 pub struct SetResult<'fcinfo> {
     dest: NonNull<pg_sys::DestReceiver>,
+    rsinfo: NonNull<pg_sys::ReturnSetInfo>,
     call: PhantomData<&'fcinfo mut pg_sys::DestReceiver>,
 }
 
 impl<'fcinfo> SetResult<'fcinfo> {
-    /// Sets up the call's result (checking that the caller accepts a set).
+    /// Sets up the call's result (checking that the caller accepts a set)
+    /// for a function that returns rows of a row type.
     ///
     /// # Safety
     /// `fcinfo` is the function manager's call information for the current
     /// call, valid for `'fcinfo`, which ends no later than the call.
     pub unsafe fn new(fcinfo: pg_sys::FunctionCallInfo) -> SetResult<'fcinfo> {
+        // SAFETY: by the contract; the function's result type is a row type.
+        unsafe { SetResult::init(fcinfo, 0) }
+    }
+
+    /// Sets up the call's result for a function that returns a set of one
+    /// scalar type: its rows are of the one column the caller expects.
+    ///
+    /// # Safety
+    /// As for [`SetResult::new`].
+    pub unsafe fn of_expected_columns(fcinfo: pg_sys::FunctionCallInfo) -> SetResult<'fcinfo> {
+        // SAFETY: by the contract.
+        unsafe { SetResult::init(fcinfo, pg_sys::MAT_SRF_USE_EXPECTED_DESC) }
+    }
+
+    /// # Safety
+    /// As for [`SetResult::new`]; `flags` are InitMaterializedSRF's.
+    unsafe fn init(fcinfo: pg_sys::FunctionCallInfo, flags: u32) -> SetResult<'fcinfo> {
         // SAFETY: InitMaterializedSRF checks that the call's result info is
         // a ReturnSetInfo that takes a materialized set of the function's
-        // row type (raising an error otherwise), and sets its store and
-        // descriptor, which live for the query; the receiver is allocated
-        // in the call's context.
+        // row type, or the caller's expected row (raising an error
+        // otherwise), and sets its store and descriptor, which live for the
+        // query; the receiver is allocated in the call's context.
         unsafe {
-            pg_sys::InitMaterializedSRF(fcinfo, 0);
+            pg_sys::InitMaterializedSRF(fcinfo, flags);
             let rsinfo = (*fcinfo).resultinfo as *mut pg_sys::ReturnSetInfo;
             let dest = pg_sys::CreateDestReceiver(pg_sys::CommandDest::DestTuplestore);
             // Rows go in only as the call's result type: rows of another
@@ -824,8 +1256,39 @@ impl<'fcinfo> SetResult<'fcinfo> {
             );
             SetResult {
                 dest: NonNull::new(dest).expect("CreateDestReceiver returns a receiver"),
+                rsinfo: NonNull::new(rsinfo).expect("InitMaterializedSRF checked the result info"),
                 call: PhantomData,
             }
+        }
+    }
+
+    /// Appends one row of one text column holding `text`. The store copies
+    /// the row (and keeps it on disk past `work_mem`); the text made for it
+    /// is freed at once.
+    pub fn put_text(&self, text: &str) {
+        let len = i32::try_from(text.len()).expect("a text result is shorter than 1 GB");
+        // SAFETY: the result info is this call's (`new`), its store and
+        // descriptor set by InitMaterializedSRF; the descriptor is checked
+        // to be one text column before a row of one text datum goes in.
+        // tuplestore_putvalues copies the row into the store's own memory,
+        // so the text, made in the current context, is freed after it.
+        unsafe {
+            let rsinfo = self.rsinfo.as_ptr();
+            let desc = (*rsinfo).setDesc;
+            assert!(
+                (*desc).natts == 1 && (*desc).attrs.as_slice(1)[0].atttypid == pg_sys::TEXTOID,
+                "a set of text takes rows of one text column"
+            );
+            let value = pg_sys::cstring_to_text_with_len(text.as_ptr().cast(), len);
+            let mut values = [Datum::from(value)];
+            let mut nulls = [false];
+            pg_sys::tuplestore_putvalues(
+                (*rsinfo).setResult,
+                desc,
+                values.as_mut_ptr(),
+                nulls.as_mut_ptr(),
+            );
+            pg_sys::pfree(value.cast());
         }
     }
 

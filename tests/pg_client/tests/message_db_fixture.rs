@@ -185,6 +185,8 @@ const ALLOWED_DIFFERENCES: &[Allowed] = &[
     // The extension's additions to Message DB's API.
     ("function write_messages", "exists", Some("yes"), None, "the extension's batch writer (Message DB has none: contract section 3)"),
     ("function write_batch", "exists", Some("yes"), None, "the extension's batch writer (Message DB has none: contract section 3)"),
+    ("function export_messages", "exists", Some("yes"), None, "the extension's export of a store as lines (Message DB has none)"),
+    ("function import_messages", "exists", Some("yes"), None, "the extension's import of such lines (Message DB has none)"),
     ("function is_consumer_group_member", "exists", Some("yes"), None, "the extension's consumer-group test, the rule get_category_messages applies"),
     ("function grant_client_privileges", "exists", Some("yes"), None, "the extension's way to give a role Message DB's client grants"),
     ("extension message_store", "exists", Some("yes"), None, "the fixture is the database before adoption"),

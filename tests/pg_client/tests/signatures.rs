@@ -95,6 +95,7 @@ fn sql_type(spelling: &str) -> SqlType {
         "boolean" => SqlType::Boolean,
         "bigint[]" => SqlType::BigintArray,
         "message_store.message" => SqlType::Message,
+        "text" => SqlType::Text,
         other => panic!("a type the table has no name for: {other}"),
     }
 }
@@ -312,7 +313,12 @@ fn each_upgrade_script_declares_the_functions_its_release_adds() {
             .iter()
             .map(|d| d.name.as_str())
             .collect::<Vec<_>>(),
-        ["write_batch", "write_messages"]
+        [
+            "export_messages",
+            "import_messages",
+            "write_batch",
+            "write_messages"
+        ]
     );
 }
 
