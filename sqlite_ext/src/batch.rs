@@ -18,6 +18,9 @@
 //! where SQLite opens no savepoint of a function's. The rows after the
 //! first cost what a set-based INSERT costs. A batch of one message, not
 //! idempotent, is `write_message`'s own statement.
+//!
+//! `import_messages` (`transfer.rs`) inserts its rows through the same
+//! table, with their global positions: it plans in xFilter as these do.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -37,6 +40,7 @@ use crate::args::Arg;
 use crate::functions::constraint_error;
 use crate::session::Session;
 use crate::stmt::{SqliteError, Stmt};
+use crate::transfer::Import;
 use crate::Failure;
 
 fn sqlite_failure(error: SqliteError) -> Failure {
@@ -161,7 +165,7 @@ fn write(
             outcome: OnceCell::new(),
         };
         let inserted = {
-            let (_offered, number) = source.offer(&call);
+            let (_offered, number) = source.offer(Caller::Batch(&call));
             let mut stmt = session.lend(insert)?;
             stmt.bind_i64(1, number);
             stmt.step()?;
@@ -201,7 +205,7 @@ fn write(
 }
 
 /// A call while its insert statement runs.
-struct Call<'a> {
+pub(crate) struct Call<'a> {
     session: &'a Arc<Session>,
     batch: &'a Batch<'a>,
     idempotent: bool,
@@ -255,6 +259,47 @@ impl<'a> Call<'a> {
         }
         let plan = batch.plan(|name| versions.get(name).copied().flatten())?;
         Ok(Outcome::Write(plan))
+    }
+}
+
+impl InsertRows for Call<'_> {
+    fn decide_rows(&self) -> Result<(), Failure> {
+        self.rows().map(|_| ())
+    }
+
+    fn row_count(&self) -> usize {
+        match self.outcome.get() {
+            Some(Outcome::Write(plan)) => plan.rows.len(),
+            _ => 0,
+        }
+    }
+
+    unsafe fn result_column(&self, ctx: *mut ffi::sqlite3_context, index: usize, column: c_int) {
+        let Some(Outcome::Write(plan)) = self.outcome.get() else {
+            return;
+        };
+        let Some(row) = plan.rows.get(index) else {
+            return;
+        };
+        let message = &self.batch.entries[row.entry].messages[row.message];
+        // SAFETY: `ctx` is xColumn's (the caller's promise); the texts are
+        // the call's, which runs until the insert statement is reset.
+        unsafe {
+            match column {
+                0 => ffi::sqlite3_result_int64(ctx, row.position),
+                1 => result_text(ctx, self.time),
+                2 => result_text(ctx, row.stream_name),
+                3 => result_text(ctx, &message.type_),
+                4 => result_text(ctx, message.data),
+                5 => match message.metadata {
+                    Some(metadata) => result_text(ctx, metadata),
+                    None => ffi::sqlite3_result_null(ctx),
+                },
+                6 => result_text(ctx, &message.id),
+                // The store numbers a batch's messages itself.
+                _ => ffi::sqlite3_result_null(ctx),
+            }
+        }
     }
 }
 
@@ -324,6 +369,55 @@ fn stored_row(stmt: &Stmt) -> StoredRow {
 /// The name SQL gives the rows' virtual table.
 pub const ROWS_TABLE: &str = "message_store_batch_rows";
 
+/// The rows a call's insert statement takes from the table: a batch
+/// writer's, or an import's.
+pub(crate) trait InsertRows {
+    /// Decides the rows, on the first ask: the table's xFilter, inside the
+    /// insert statement, which holds the write lock.
+    fn decide_rows(&self) -> Result<(), Failure>;
+
+    /// How many rows were decided (none before, or when the call inserts
+    /// none).
+    fn row_count(&self) -> usize;
+
+    /// Sets column `column` of `ROWS_DECLARATION` of row `index` as the
+    /// result; nothing for a row that is not there.
+    ///
+    /// # Safety
+    /// `ctx` is the context of the table's xColumn call, which runs while
+    /// the call does.
+    unsafe fn result_column(&self, ctx: *mut ffi::sqlite3_context, index: usize, column: c_int);
+}
+
+/// A call offered to the table.
+#[derive(Clone, Copy)]
+pub(crate) enum Caller<'c> {
+    Batch(&'c Call<'c>),
+    Import(&'c Import<'c>),
+}
+
+/// A [`Caller`] as the table keeps it while the call runs.
+#[derive(Clone, Copy)]
+enum RawCaller {
+    Batch(*const Call<'static>),
+    Import(*const Import<'static>),
+}
+
+impl RawCaller {
+    /// # Safety
+    /// The call is offered, so alive (see `RowSource`), for as long as the
+    /// reference is used.
+    unsafe fn rows<'x>(self) -> &'x dyn InsertRows {
+        // SAFETY: the caller's promise.
+        unsafe {
+            match self {
+                RawCaller::Batch(call) => &*call,
+                RawCaller::Import(import) => &*import,
+            }
+        }
+    }
+}
+
 /// The call running on one connection, for the virtual table: each call
 /// is offered under a number of its own, which its insert statement
 /// passes as the table's argument. Only while that call runs does it
@@ -345,7 +439,7 @@ struct Slot {
 
 #[derive(Clone, Copy)]
 struct Offer {
-    call: *const Call<'static>,
+    call: RawCaller,
     number: i64,
 }
 
@@ -360,21 +454,22 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 
 /// Withdraws an offer when dropped (panics included), putting back the
 /// one before it; it borrows the call, so the call outlives it.
-struct Offered<'s, 'c> {
+pub(crate) struct Offered<'s, 'c> {
     source: &'s RowSource,
     previous: Option<Offer>,
-    call: PhantomData<&'c Call<'c>>,
+    call: PhantomData<Caller<'c>>,
 }
 
 impl RowSource {
-    fn offer<'s, 'c>(&'s self, call: &'c Call<'c>) -> (Offered<'s, 'c>, i64) {
+    pub(crate) fn offer<'s, 'c>(&'s self, call: Caller<'c>) -> (Offered<'s, 'c>, i64) {
         let mut slot = lock(&self.slot);
         slot.calls += 1;
         let number = slot.calls;
-        let offer = Offer {
-            call: (call as *const Call<'c>).cast(),
-            number,
+        let call = match call {
+            Caller::Batch(call) => RawCaller::Batch((call as *const Call<'c>).cast()),
+            Caller::Import(import) => RawCaller::Import((import as *const Import<'c>).cast()),
         };
+        let offer = Offer { call, number };
         let previous = slot.offered.replace(offer);
         self.current.store(number, Ordering::Release);
         (
@@ -388,7 +483,7 @@ impl RowSource {
     }
 
     /// The call offered under `number`, while it is.
-    fn call(&self, number: i64) -> Option<*const Call<'static>> {
+    fn call(&self, number: i64) -> Option<RawCaller> {
         lock(&self.slot)
             .offered
             .filter(|offer| offer.number == number)
@@ -454,9 +549,10 @@ static ROWS_MODULE: ffi::sqlite3_module = ffi::sqlite3_module {
     ..unsafe { std::mem::zeroed() }
 };
 
-const ROWS_DECLARATION: &CStr = c"CREATE TABLE x(position INTEGER, time TEXT, stream_name TEXT, type TEXT, data TEXT, metadata TEXT, id TEXT, call HIDDEN)";
+/// `global_position` is an import's; a batch writer's rows have none.
+const ROWS_DECLARATION: &CStr = c"CREATE TABLE x(position INTEGER, time TEXT, stream_name TEXT, type TEXT, data TEXT, metadata TEXT, id TEXT, global_position INTEGER, call HIDDEN)";
 /// The hidden argument's column.
-const CALL_COLUMN: c_int = 7;
+const CALL_COLUMN: c_int = 8;
 
 #[repr(C)]
 struct RowsTab {
@@ -470,25 +566,23 @@ struct RowsCursor {
     source: Arc<RowSource>,
     /// The number of the call whose rows these are; 0 for none.
     number: i64,
-    call: *const Call<'static>,
+    call: Option<RawCaller>,
     index: usize,
     /// A panic in xEof, which cannot report one: the next callback does.
     failed: Option<String>,
 }
 
 impl RowsCursor {
-    /// The call and its rows, while the call runs.
-    fn rows(&self) -> Option<(&Call<'static>, &Plan<'static>)> {
-        if self.call.is_null() || !self.source.is_current(self.number) {
+    /// The call's rows, while the call runs.
+    fn rows(&self) -> Option<&dyn InsertRows> {
+        let call = self.call?;
+        if !self.source.is_current(self.number) {
             return None;
         }
         // SAFETY: the call is current, so its `Offered` is alive, and with
-        // it the call it borrows (see `RowSource`).
-        let call = unsafe { &*self.call };
-        match call.outcome.get() {
-            Some(Outcome::Write(plan)) => Some((call, plan)),
-            _ => None,
-        }
+        // it the call it borrows (see `RowSource`); the reference goes no
+        // further than the callback it is read in.
+        Some(unsafe { call.rows() })
     }
 }
 
@@ -633,7 +727,7 @@ unsafe extern "C" fn rows_open(
             base: ffi::sqlite3_vtab_cursor::default(),
             source,
             number: 0,
-            call: std::ptr::null(),
+            call: None,
             index: 0,
             failed: None,
         });
@@ -690,7 +784,7 @@ unsafe extern "C" fn rows_filter(
     let filter = |cursor: &mut RowsCursor| {
         cursor.index = 0;
         cursor.number = 0;
-        cursor.call = std::ptr::null();
+        cursor.call = None;
         if idx_num != 1 || argc != 1 {
             return Ok(());
         }
@@ -706,9 +800,9 @@ unsafe extern "C" fn rows_filter(
             return Ok(());
         };
         // SAFETY: the call is offered, so alive (see `RowSource`).
-        unsafe { &*call }.rows()?;
+        unsafe { call.rows() }.decide_rows()?;
         cursor.number = number;
-        cursor.call = call;
+        cursor.call = Some(call);
         Ok(())
     };
     let filter = |cursor: &mut RowsCursor| filter(cursor).map(|()| ffi::SQLITE_OK);
@@ -745,7 +839,7 @@ unsafe extern "C" fn rows_eof(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
     let at_end = crate::guard(ROWS_TABLE, "xEof", || {
         cursor
             .rows()
-            .is_none_or(|(_, plan)| cursor.index >= plan.rows.len())
+            .is_none_or(|rows| cursor.index >= rows.row_count())
     });
     match at_end {
         Ok(at_end) => c_int::from(at_end),
@@ -762,7 +856,7 @@ unsafe extern "C" fn rows_eof(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
 /// # Safety
 /// `ctx` is xColumn's context, and `text` lives until the statement that
 /// reads the column is reset.
-unsafe fn result_text(ctx: *mut ffi::sqlite3_context, text: &str) {
+pub(crate) unsafe fn result_text(ctx: *mut ffi::sqlite3_context, text: &str) {
     // SAFETY: the caller's promise; SQLITE_STATIC tells SQLite not to free it.
     unsafe {
         ffi::sqlite3_result_text64(
@@ -783,29 +877,10 @@ unsafe extern "C" fn rows_column(
     column: c_int,
 ) -> c_int {
     let read = |cursor: &mut RowsCursor| {
-        let Some((call, plan)) = cursor.rows() else {
-            return Ok(ffi::SQLITE_OK);
-        };
-        let Some(row) = plan.rows.get(cursor.index) else {
-            return Ok(ffi::SQLITE_OK);
-        };
-        let message = &call.batch.entries[row.entry].messages[row.message];
-        // SAFETY: `ctx` is xColumn's; the texts are the call's, which runs
-        // until the insert statement is reset.
-        unsafe {
-            match column {
-                0 => ffi::sqlite3_result_int64(ctx, row.position),
-                1 => result_text(ctx, call.time),
-                2 => result_text(ctx, row.stream_name),
-                3 => result_text(ctx, &message.type_),
-                4 => result_text(ctx, message.data),
-                5 => match message.metadata {
-                    Some(metadata) => result_text(ctx, metadata),
-                    None => ffi::sqlite3_result_null(ctx),
-                },
-                6 => result_text(ctx, &message.id),
-                _ => ffi::sqlite3_result_null(ctx),
-            }
+        if let Some(rows) = cursor.rows() {
+            // SAFETY: `ctx` is this xColumn call's, made while the call runs
+            // (its rows are current).
+            unsafe { rows.result_column(ctx, cursor.index, column) };
         }
         Ok(ffi::SQLITE_OK)
     };

@@ -1,6 +1,6 @@
-//! The scalar functions: the writer, the stream version, the lock, the
-//! stream-name functions, hash_64, and `set_config` for the connection's
-//! settings.
+//! The scalar functions: the writers, the import, the stream version, the
+//! lock, the stream-name functions, hash_64, and `set_config` for the
+//! connection's settings.
 
 use std::sync::Arc;
 
@@ -171,9 +171,13 @@ pub fn register(db: &Connection, session: &Arc<Session>) -> rusqlite::Result<()>
     define(db, "write_messages", 2..=4, DIRECT, move |ctx| {
         crate::batch::write_messages(&s.0, &s.1, ctx)
     })?;
-    let s = Held::new("write_batch", (session.clone(), rows));
+    let s = Held::new("write_batch", (session.clone(), rows.clone()));
     define(db, "write_batch", 1..=2, DIRECT, move |ctx| {
         crate::batch::write_batch(&s.0, &s.1, ctx)
+    })?;
+    let s = Held::new("import_messages", (session.clone(), rows));
+    define(db, "import_messages", 1..=1, DIRECT, move |ctx| {
+        crate::transfer::import_messages(&s.0, &s.1, ctx)
     })?;
     let s = Held::new("stream_version", session.clone());
     define(db, "stream_version", 1..=1, DIRECT, move |ctx| {

@@ -27,6 +27,7 @@ mod readers;
 mod session;
 mod shape;
 mod stmt;
+mod transfer;
 
 use std::ffi::c_char;
 #[cfg(feature = "loadable")]
@@ -158,6 +159,7 @@ pub fn register(db: &Connection) -> rusqlite::Result<()> {
         Reader::StreamMessages,
         Reader::CategoryMessages,
         Reader::LastStreamMessage,
+        Reader::Export,
     ] {
         readers::register(db, &session, reader).map_err(failure)?;
     }

@@ -8,6 +8,11 @@
 //! the caller with one result call each (`result_column`), the cost that
 //! matters when a consumer reads batches of a hundred messages.
 //!
+//! `export_messages(position, batch_size, category)` is a reader of this
+//! kind whose one column, `line`, is each message's export line
+//! (`transfer.rs`), made as the cursor reaches the message, so an export of
+//! any size holds one row at a time; its arguments are all optional.
+//!
 //! `message_store_settings` is a virtual table too: it shows the connection's
 //! settings and holds the statements kept for the scalar functions.
 
@@ -18,6 +23,7 @@ use std::sync::Arc;
 use message_store_core::condition::Dialect;
 use message_store_core::read::{CategoryRead, ConditionGate, StreamRead};
 use message_store_core::statement::Statement;
+use message_store_core::transfer::ExportRead;
 use message_store_core::Error;
 use rusqlite::ffi;
 use rusqlite::types::ValueRef;
@@ -28,8 +34,9 @@ use crate::session::{self, Lent, Session, HOLDER_TABLE, SQL_CONDITION_SETTING};
 use crate::stmt::{ColumnValue, Stmt};
 use crate::Failure;
 
-/// Columns of `message_store.message`; the arguments follow as hidden columns.
-const RESULT_COLUMNS: c_int = 8;
+/// Columns of `message_store.message`, which the message readers return;
+/// the arguments follow as hidden columns.
+const MESSAGE_COLUMNS: c_int = 8;
 
 /// The most arguments a reader takes (`get_category_messages`).
 const MAX_ARGUMENTS: usize = 7;
@@ -44,6 +51,7 @@ pub enum Reader {
     StreamMessages,
     CategoryMessages,
     LastStreamMessage,
+    Export,
 }
 
 impl Reader {
@@ -52,10 +60,11 @@ impl Reader {
             Reader::StreamMessages => "get_stream_messages",
             Reader::CategoryMessages => "get_category_messages",
             Reader::LastStreamMessage => "get_last_stream_message",
+            Reader::Export => "export_messages",
         }
     }
 
-    /// The Postgres argument names, in order; the first is required.
+    /// The Postgres argument names, in order.
     fn arguments(self) -> &'static [&'static str] {
         match self {
             Reader::StreamMessages => &["stream_name", "position", "batch_size", "condition"],
@@ -69,7 +78,28 @@ impl Reader {
                 "condition",
             ],
             Reader::LastStreamMessage => &["stream_name", "type"],
+            Reader::Export => &["position", "batch_size", "category"],
         }
+    }
+
+    /// Whether the first argument must be given (Postgres has no default
+    /// for it).
+    fn first_required(self) -> bool {
+        self != Reader::Export
+    }
+
+    /// The columns a row has before the hidden argument columns.
+    fn result_columns(self) -> c_int {
+        match self {
+            Reader::Export => 1,
+            _ => MESSAGE_COLUMNS,
+        }
+    }
+
+    /// The argument a column holds, if it is a hidden argument column.
+    fn arg_of(self, column: c_int) -> Option<usize> {
+        let arg = usize::try_from(column.checked_sub(self.result_columns())?).ok()?;
+        (arg < self.arguments().len()).then_some(arg)
     }
 
     fn declaration(self) -> &'static CStr {
@@ -77,6 +107,7 @@ impl Reader {
             Reader::StreamMessages => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_stream_name HIDDEN, arg_position HIDDEN, arg_batch_size HIDDEN, arg_condition HIDDEN)",
             Reader::CategoryMessages => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_category HIDDEN, arg_position HIDDEN, arg_batch_size HIDDEN, arg_correlation HIDDEN, arg_consumer_group_member HIDDEN, arg_consumer_group_size HIDDEN, arg_condition HIDDEN)",
             Reader::LastStreamMessage => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_stream_name HIDDEN, arg_type HIDDEN)",
+            Reader::Export => c"CREATE TABLE x(line TEXT, arg_position HIDDEN, arg_batch_size HIDDEN, arg_category HIDDEN)",
         }
     }
 
@@ -435,13 +466,12 @@ unsafe extern "C" fn x_best_index(
     let plan = || {
         // SAFETY: `info` is SQLite's, ours alone for this call.
         let info = unsafe { &mut *info };
-        let count = reader.arguments().len();
         // SAFETY: SQLite's array of `nConstraint` entries, for this call.
         let constraints = unsafe { elements(info.aConstraint, info.nConstraint) };
         let mut usable: [Option<usize>; MAX_ARGUMENTS] = [None; MAX_ARGUMENTS];
         let mut unusable: c_int = 0;
         for (i, constraint) in constraints.iter().enumerate() {
-            let Some(arg) = arg_of(constraint.iColumn, count) else {
+            let Some(arg) = reader.arg_of(constraint.iColumn) else {
                 continue;
             };
             if c_int::from(constraint.op) != ffi::SQLITE_INDEX_CONSTRAINT_EQ {
@@ -470,14 +500,14 @@ unsafe extern "C" fn x_best_index(
         if unusable & !idx_num != 0 {
             return Ok(ffi::SQLITE_CONSTRAINT);
         }
-        if idx_num & 1 == 0 {
+        if reader.first_required() && idx_num & 1 == 0 {
             return Err(Failure(format!(
                 "{}: argument \"{}\" is required",
                 reader.name(),
                 reader.arguments()[0]
             )));
         }
-        if info.colUsed >> RESULT_COLUMNS != 0 {
+        if info.colUsed >> reader.result_columns() != 0 {
             idx_num |= ARGUMENTS_READ;
         }
         info.idxNum = idx_num;
@@ -498,13 +528,15 @@ unsafe extern "C" fn x_open(
     cursor: *mut *mut ffi::sqlite3_vtab_cursor,
 ) -> c_int {
     // SAFETY: `vtab` is a live `ReaderTab` (the caller's promise).
-    let name = unsafe { (*vtab.cast::<ReaderTab>()).name() };
+    let reader = unsafe { (*vtab.cast::<ReaderTab>()).reader };
     let open = || {
         let new = Box::new(ReaderCursor {
             base: ffi::sqlite3_vtab_cursor::default(),
+            reader,
             rows: None,
             row: false,
             rowid: 0,
+            line: String::new(),
             arguments: Arguments::default(),
             failed: None,
         });
@@ -514,7 +546,7 @@ unsafe extern "C" fn x_open(
         Ok(ffi::SQLITE_OK)
     };
     // SAFETY: `vtab` is live (the caller's promise).
-    unsafe { method(vtab, name, "xOpen", open) }
+    unsafe { method(vtab, reader.name(), "xOpen", open) }
 }
 
 /// xClose: the cursor goes (a panic leaks it).
@@ -573,6 +605,7 @@ unsafe extern "C" fn x_next(cursor: *mut ffi::sqlite3_vtab_cursor) -> c_int {
             // Back to the pool as soon as the rows are read.
             cursor.rows = None;
         }
+        cursor.make_line()?;
         Ok(ffi::SQLITE_OK)
     };
     // SAFETY: a live `ReaderCursor` (the caller's promise).
@@ -611,7 +644,25 @@ unsafe extern "C" fn x_column(
     i: c_int,
 ) -> c_int {
     let set = |cursor: &mut ReaderCursor| {
-        if i < RESULT_COLUMNS {
+        let reader = cursor.reader;
+        if reader == Reader::Export && i == 0 {
+            if cursor.row {
+                // SAFETY: `ctx` is this xColumn call's; SQLite copies the
+                // text, valid for its length, before returning.
+                unsafe {
+                    ffi::sqlite3_result_text64(
+                        ctx,
+                        cursor.line.as_ptr().cast(),
+                        cursor.line.len() as u64,
+                        ffi::SQLITE_TRANSIENT(),
+                        ffi::SQLITE_UTF8 as std::ffi::c_uchar,
+                    )
+                }
+            } else {
+                // SAFETY: `ctx` is this xColumn call's.
+                unsafe { ffi::sqlite3_result_null(ctx) }
+            }
+        } else if i < reader.result_columns() {
             match cursor.rows.as_ref().and_then(|rows| rows.column_value(i)) {
                 // SAFETY: `ctx` is this xColumn call's.
                 Some(value) => unsafe { result_column(ctx, value) },
@@ -619,7 +670,7 @@ unsafe extern "C" fn x_column(
                 None => unsafe { ffi::sqlite3_result_null(ctx) },
             }
         } else {
-            match arg_of(i, MAX_ARGUMENTS).and_then(|arg| cursor.arguments.get(arg)) {
+            match reader.arg_of(i).and_then(|arg| cursor.arguments.get(arg)) {
                 // SAFETY: `ctx` is this xColumn call's; the value is the
                 // cursor's own copy, alive until its next filter or close.
                 Some(value) => unsafe { ffi::sqlite3_result_value(ctx, value) },
@@ -713,11 +764,6 @@ unsafe extern "C" fn x_rowid<C: Cursor>(
     unsafe { cursor_method(cursor, "xRowid", get) }
 }
 
-fn arg_of(column: c_int, count: usize) -> Option<usize> {
-    let arg = usize::try_from(column.checked_sub(RESULT_COLUMNS)?).ok()?;
-    (arg < count).then_some(arg)
-}
-
 /// Copies of a read's arguments, kept only when the query returns them.
 /// Each is a value `sqlite3_value_dup` made, owned here until freed once.
 #[derive(Default)]
@@ -772,9 +818,12 @@ impl std::ops::DerefMut for Rows {
 #[repr(C)]
 struct ReaderCursor {
     base: ffi::sqlite3_vtab_cursor,
+    reader: Reader,
     rows: Option<Rows>,
     row: bool,
     rowid: i64,
+    /// `export_messages`: the line of the row the cursor is on.
+    line: String,
     arguments: Arguments,
     failed: Option<String>,
 }
@@ -911,6 +960,21 @@ impl ReaderCursor {
                     ],
                 }
             }
+            Reader::Export => {
+                let (position, batch_size, category) = (integer(0)?, integer(1)?, text(2)?);
+                let read = ExportRead::new(position, batch_size, category)?;
+                Binding {
+                    statement: read.statement(),
+                    condition: None,
+                    texts: [(1, read.category), (0, None)],
+                    integers: [
+                        (2, Some(read.position)),
+                        (3, Some(read.limit.unwrap_or(-1))),
+                        (0, None),
+                        (0, None),
+                    ],
+                }
+            }
             Reader::LastStreamMessage => {
                 let (name, type_) = (text(0)?, text(1)?);
                 let Some(name) = name else {
@@ -935,7 +999,7 @@ impl ReaderCursor {
                         false,
                     )?;
                     // The reader's own select list, whatever the condition.
-                    if stmt.column_count() != RESULT_COLUMNS {
+                    if stmt.column_count() != MESSAGE_COLUMNS {
                         return Err(crate::stmt::SqliteError {
                             code: ffi::SQLITE_ERROR,
                             message: Error::QueryStructureMismatch.to_string(),
@@ -971,6 +1035,16 @@ impl ReaderCursor {
         };
         self.row = row;
         self.rows = Some(rows);
+        self.make_line()
+    }
+
+    /// `export_messages`: the line of the row the cursor is now on.
+    fn make_line(&mut self) -> Result<(), Failure> {
+        if self.reader == Reader::Export && self.row {
+            if let Some(rows) = &self.rows {
+                self.line = crate::transfer::export_line(rows)?;
+            }
+        }
         Ok(())
     }
 }

@@ -143,12 +143,17 @@ pub fn text(statement: Statement) -> Text<'static> {
             "SELECT stream_name, max(position) FROM main.messages WHERE stream_name = ?1",
             "",
         ),
-        // Every column as the line gives it; `time` in Postgres' text, as
-        // the writers store it.
+        // An import's rows go in as a batch's do, with one statement whose
+        // table asks the call (?1) to plan under the write lock
+        // (`transfer.rs`): every column as the line gives it, `time` in
+        // Postgres' text, as the writers store it.
         Statement::ImportRows => (
-            "INSERT INTO main.messages \
-             (id, stream_name, type, position, global_position, data, metadata, time) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            concat!(
+                "INSERT INTO main.messages ",
+                "(global_position, position, time, stream_name, type, data, metadata, id) ",
+                "SELECT global_position, position, time, stream_name, type, data, metadata, id ",
+                "FROM main.message_store_batch_rows(?1)"
+            ),
             "",
         ),
     };

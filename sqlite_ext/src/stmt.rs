@@ -333,6 +333,16 @@ impl Stmt {
             || unsafe { ffi::sqlite3_column_type(self.raw(), index) == ffi::SQLITE_NULL }
     }
 
+    /// The column's type (`SQLITE_INTEGER`, `SQLITE_TEXT`, …);
+    /// `SQLITE_NULL` when there is no row.
+    pub fn column_type(&self, index: c_int) -> c_int {
+        if !self.has_column(index) {
+            return ffi::SQLITE_NULL;
+        }
+        // SAFETY: on a row, and `index` is in range (`has_column`).
+        unsafe { ffi::sqlite3_column_type(self.raw(), index) }
+    }
+
     /// 0 when the column is NULL or there is no row.
     pub fn column_i64(&self, index: c_int) -> i64 {
         if !self.has_column(index) {

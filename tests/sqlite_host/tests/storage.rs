@@ -37,6 +37,7 @@ fn registers_exactly_these_functions_and_tables() {
             "gen_random_uuid/0",
             "hash_64/1",
             "id/1",
+            "import_messages/1",
             "is_category/1",
             "is_consumer_group_member/3",
             "message_store_next_position/3",
@@ -60,6 +61,7 @@ fn registers_exactly_these_functions_and_tables() {
     assert_eq!(
         added,
         [
+            "export_messages",
             "get_category_messages",
             "get_last_stream_message",
             "get_stream_messages",
