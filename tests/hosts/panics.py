@@ -108,6 +108,23 @@ conn = connect()
 print(conn.execute("SELECT count(*) FROM get_stream_messages('account-2')").fetchone()[0])
 conn.close()
 
+# The export, a reader of its own, and the import, whose rows go in through
+# the batch writers' table: a failed import stores nothing.
+EXPORT = "SELECT line FROM export_messages()"
+LINE = (
+    '{"id":"00000000-0000-4000-8000-000000000001","stream_name":"import-1","type":"Imported",'
+    '"position":0,"global_position":1000000,"data":{},"metadata":null,'
+    '"time":"2026-11-26T18:02:26.513973"}'
+)
+IMPORT = f"SELECT import_messages('{LINE}')"
+for callback in ["xFilter", "xNext", "xColumn"]:
+    fails(f"export_messages.{callback}", EXPORT)
+fails("import_messages.xFunc", IMPORT)
+fails("message_store_batch_rows.xColumn", IMPORT)
+conn = connect()
+print(conn.execute("SELECT count(*) FROM get_stream_messages('import-1')").fetchone()[0])
+conn.close()
+
 # The entry points: SQLite tries the generic one first when the host names
 # none; the file's own by name, through SQL.
 panic_in("message_store.register")

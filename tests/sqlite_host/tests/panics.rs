@@ -75,6 +75,13 @@ fn expected() -> Vec<String> {
     }
     // Only the calls whose destructors panicked stored their two messages.
     lines.push("6".to_string());
+    for callback in ["xFilter", "xNext", "xColumn"] {
+        lines.push(fails("export_messages", callback));
+    }
+    lines.push(fails("import_messages", "xFunc"));
+    lines.push(fails("message_store_batch_rows", "xColumn"));
+    // Neither import stored its message.
+    lines.push("0".to_string());
     for entry_point in ["sqlite3_extension_init", "sqlite3_messagestoresqlite_init"] {
         lines.push(format!(
             "message_store.register: error during initialization: message_store: internal error (panic in {entry_point})"
