@@ -4,7 +4,9 @@
 //! and no scan, whatever the variant, the position, a SQL condition or the
 //! table's statistics. SQLite uses an expression index only for a query
 //! that repeats its expression, so this is where a reader's category
-//! expression drifting from the index shows.
+//! expression drifting from the index shows. `export_messages` searches by
+//! global position or the category index, and `import_messages` reads each
+//! id and stream version by its index, so neither scans the table.
 //!
 //! The texts planned are the extension's own, caught by a trace of the
 //! connection as the reader runs them, and every read's rows are checked
@@ -371,4 +373,90 @@ fn readers_search_their_index_and_return_the_tables_rows() {
         }
     }
     assert_eq!(plans, 2 * (4 * 2 * 2 * 2 * 2 * 2 + 4 * 2 * 2 + 5 * 2));
+}
+
+const EXPORT_PLAN: &str = "SEARCH main.messages USING INTEGER PRIMARY KEY (rowid>?)";
+
+/// The statements an export or an import ran on the table, in the order
+/// first started, each with its plan for these arguments (bound in order:
+/// only the plan's shape is read).
+fn ran_plans(
+    conn: &Connection,
+    trace: &Trace,
+    sql: &str,
+    args: &[Value],
+) -> Vec<(String, Vec<String>)> {
+    trace.take();
+    query(conn, sql, args);
+    let mut seen = Vec::new();
+    for statement in trace.take() {
+        if statement.contains("FROM main.messages") && !seen.contains(&statement) {
+            seen.push(statement);
+        }
+    }
+    seen.into_iter()
+        .map(|statement| {
+            let lines = plan(conn, &statement, args);
+            (statement, lines)
+        })
+        .collect()
+}
+
+#[test]
+fn the_export_and_the_import_search_their_index() {
+    let conn = open_in_memory();
+    fill(&conn, MESSAGES);
+    let trace = Trace::on(&conn);
+    for analyzed in [false, true] {
+        if analyzed {
+            conn.execute_batch("ANALYZE").unwrap();
+        }
+        for position in [1, MESSAGES - 40] {
+            let args = [Value::Integer(position), Value::Integer(100)];
+            let ran = ran_plans(
+                &conn,
+                &trace,
+                "SELECT line FROM export_messages(?1, ?2)",
+                &args,
+            );
+            assert_eq!(ran.len(), 1, "{ran:?}");
+            assert_eq!(ran[0].1, [EXPORT_PLAN], "{ran:?}");
+            let args = [
+                Value::Text("big".into()),
+                Value::Integer(position),
+                Value::Integer(100),
+            ];
+            let ran = ran_plans(
+                &conn,
+                &trace,
+                "SELECT line FROM export_messages(?2, ?3, ?1)",
+                &args,
+            );
+            assert_eq!(ran.len(), 1, "{ran:?}");
+            assert_eq!(ran[0].1, [CATEGORY_PLAN], "{ran:?}");
+        }
+        // An import reads the highest global position, then each line's
+        // id and each stream's version, each by an index.
+        let lines: String = (0..3)
+            .map(|i| {
+                format!(
+                    "{{\"id\":\"00000000-0000-4000-8000-{:012}\",\"stream_name\":\"imported{analyzed}-1\",\"type\":\"A\",\"position\":{i},\"global_position\":{},\"data\":{{}},\"metadata\":null,\"time\":\"2026-11-26T18:02:26.000000\"}}\n",
+                    i + u64::from(analyzed) * 10,
+                    1_000_000 + i + u64::from(analyzed) * 10,
+                )
+            })
+            .collect();
+        let args = [Value::Text(lines)];
+        let ran = ran_plans(&conn, &trace, "SELECT import_messages(?1)", &args);
+        let plans: Vec<Vec<String>> = ran.iter().map(|(_, lines)| lines.clone()).collect();
+        assert_eq!(
+            plans,
+            [
+                ["SEARCH main.messages"],
+                ["SEARCH main.messages USING INDEX messages_id (id=?)"],
+                ["SEARCH main.messages USING COVERING INDEX messages_stream (stream_name=?)"],
+            ],
+            "{ran:?}"
+        );
+    }
 }
