@@ -15,12 +15,20 @@
 -- included. So the schema goes to the role running this script (a
 -- superuser either way), its grants to others are taken back, and a schema
 -- that already holds objects of a role that is not a superuser is refused.
+-- A Message DB store adopted in place (sql/adopt.sql, which has run by now)
+-- is the extension's and a superuser's already; its schema keeps the USAGE
+-- its clients were granted, and only CREATE is taken back from them.
 DO $$
 DECLARE
   _schema constant oid := 'message_store'::regnamespace;
   _search_path constant text := current_setting('search_path');
   _objects text;
   _grantee oid;
+  _adopted constant boolean := EXISTS (
+    SELECT FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.objid = pg_catalog.to_regclass('message_store.messages') AND d.deptype = 'e'
+      AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND e.extname = 'message_store');
 BEGIN
   -- Objects named with their schema: none is on the search path.
   PERFORM set_config('search_path', 'pg_catalog', true);
@@ -63,49 +71,63 @@ BEGIN
     WHERE n.oid = _schema AND a.grantee <> n.nspowner
   LOOP
     IF _grantee = 0 THEN
-      REVOKE ALL ON SCHEMA message_store FROM PUBLIC CASCADE;
+      EXECUTE format('REVOKE %s ON SCHEMA message_store FROM PUBLIC CASCADE',
+        CASE WHEN _adopted THEN 'CREATE' ELSE 'ALL' END);
     ELSE
-      EXECUTE format('REVOKE ALL ON SCHEMA message_store FROM %s CASCADE', _grantee::regrole);
+      EXECUTE format('REVOKE %s ON SCHEMA message_store FROM %s CASCADE',
+        CASE WHEN _adopted THEN 'CREATE' ELSE 'ALL' END, _grantee::regrole);
     END IF;
   END LOOP;
 END;
 $$;
 
-CREATE TYPE message_store.message AS (
-  id varchar,
-  stream_name varchar,
-  type varchar,
-  position bigint,
-  global_position bigint,
-  data varchar,
-  metadata varchar,
-  time timestamp
-);
+-- The readers' row type. An adopted store has it already (sql/adopt.sql
+-- checked its attributes).
+DO $$
+BEGIN
+  IF pg_catalog.to_regtype('message_store.message') IS NULL THEN
+    CREATE TYPE message_store.message AS (
+      id varchar,
+      stream_name varchar,
+      type varchar,
+      position bigint,
+      global_position bigint,
+      data varchar,
+      metadata varchar,
+      time timestamp
+    );
+  END IF;
+END;
+$$;
 
 -- Stream-name rules. IMMUTABLE: category() is part of an index expression.
+--
+-- Message DB's twelve functions are CREATE OR REPLACE: in an adopted
+-- store they replace Message DB's own, keeping their grants (the same
+-- names, arguments and results: sql/adopt.sql checked them).
 
-CREATE FUNCTION message_store.category(stream_name varchar)
+CREATE OR REPLACE FUNCTION message_store.category(stream_name varchar)
 RETURNS varchar
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_category';
 
-CREATE FUNCTION message_store.id(stream_name varchar)
+CREATE OR REPLACE FUNCTION message_store.id(stream_name varchar)
 RETURNS varchar
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_id';
 
-CREATE FUNCTION message_store.cardinal_id(stream_name varchar)
+CREATE OR REPLACE FUNCTION message_store.cardinal_id(stream_name varchar)
 RETURNS varchar
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_cardinal_id';
 
 -- Not STRICT: a NULL name counts as a category.
-CREATE FUNCTION message_store.is_category(stream_name varchar)
+CREATE OR REPLACE FUNCTION message_store.is_category(stream_name varchar)
 RETURNS boolean
 IMMUTABLE PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_is_category';
 
-CREATE FUNCTION message_store.hash_64(value varchar)
+CREATE OR REPLACE FUNCTION message_store.hash_64(value varchar)
 RETURNS bigint
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_hash_64';
@@ -122,34 +144,45 @@ RETURNS boolean
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_is_consumer_group_member';
 
-CREATE FUNCTION message_store.message_store_version()
+CREATE OR REPLACE FUNCTION message_store.message_store_version()
 RETURNS varchar
 STABLE PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_message_store_version';
 
 -- Storage.
 
-CREATE TABLE message_store.messages (
-  global_position bigserial NOT NULL,
-  position bigint NOT NULL,
-  time timestamp without time zone DEFAULT (now() AT TIME ZONE 'utc') NOT NULL,
-  stream_name text NOT NULL,
-  type text NOT NULL,
-  data jsonb,
-  metadata jsonb,
-  id uuid NOT NULL DEFAULT gen_random_uuid(),
-  PRIMARY KEY (global_position)
-);
+-- An adopted store keeps its table and indexes as they are, unlocked:
+-- CREATE INDEX IF NOT EXISTS would take a lock against the writers before
+-- it looks.
+DO $$
+BEGIN
+  IF pg_catalog.to_regclass('message_store.messages') IS NOT NULL THEN
+    RETURN;
+  END IF;
 
-CREATE UNIQUE INDEX messages_id ON message_store.messages (id);
+  CREATE TABLE message_store.messages (
+    global_position bigserial NOT NULL,
+    position bigint NOT NULL,
+    time timestamp without time zone DEFAULT (now() AT TIME ZONE 'utc') NOT NULL,
+    stream_name text NOT NULL,
+    type text NOT NULL,
+    data jsonb,
+    metadata jsonb,
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    PRIMARY KEY (global_position)
+  );
 
-CREATE UNIQUE INDEX messages_stream ON message_store.messages (stream_name, position);
+  CREATE UNIQUE INDEX messages_id ON message_store.messages (id);
 
-CREATE INDEX messages_category ON message_store.messages (
-  message_store.category(stream_name),
-  global_position,
-  message_store.category(metadata->>'correlationStreamName')
-);
+  CREATE UNIQUE INDEX messages_stream ON message_store.messages (stream_name, position);
+
+  CREATE INDEX messages_category ON message_store.messages (
+    message_store.category(stream_name),
+    global_position,
+    message_store.category(metadata->>'correlationStreamName')
+  );
+END;
+$$;
 
 -- The messages belong to the users, not to the extension: pg_dump and
 -- pg_restore carry them, and the sequence's position, into a new database.
@@ -158,17 +191,17 @@ SELECT pg_catalog.pg_extension_config_dump('message_store.messages_global_positi
 
 -- Writing and reading.
 
-CREATE FUNCTION message_store.acquire_lock(stream_name varchar)
+CREATE OR REPLACE FUNCTION message_store.acquire_lock(stream_name varchar)
 RETURNS bigint
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_acquire_lock';
 
-CREATE FUNCTION message_store.stream_version(stream_name varchar)
+CREATE OR REPLACE FUNCTION message_store.stream_version(stream_name varchar)
 RETURNS bigint
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_stream_version';
 
-CREATE FUNCTION message_store.write_message(
+CREATE OR REPLACE FUNCTION message_store.write_message(
   id varchar,
   stream_name varchar,
   "type" varchar,
@@ -198,7 +231,7 @@ RETURNS bigint[]
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_write_batch';
 
-CREATE FUNCTION message_store.get_stream_messages(
+CREATE OR REPLACE FUNCTION message_store.get_stream_messages(
   stream_name varchar,
   "position" bigint DEFAULT 0,
   batch_size bigint DEFAULT 1000,
@@ -208,7 +241,7 @@ RETURNS SETOF message_store.message
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_stream_messages';
 
-CREATE FUNCTION message_store.get_category_messages(
+CREATE OR REPLACE FUNCTION message_store.get_category_messages(
   category varchar,
   "position" bigint DEFAULT 1,
   batch_size bigint DEFAULT 1000,
@@ -221,7 +254,7 @@ RETURNS SETOF message_store.message
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_category_messages';
 
-CREATE FUNCTION message_store.get_last_stream_message(
+CREATE OR REPLACE FUNCTION message_store.get_last_stream_message(
   stream_name varchar,
   "type" varchar DEFAULT NULL
 )
@@ -246,9 +279,11 @@ RETURNS bigint
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_import_messages';
 
--- Reporting views: message counts and their share of all messages.
+-- Reporting views: message counts and their share of all messages. In an
+-- adopted store they replace Message DB's (the same columns), keeping
+-- their grants.
 
-CREATE VIEW message_store.stream_summary AS
+CREATE OR REPLACE VIEW message_store.stream_summary AS
   WITH counts AS (
     SELECT stream_name, count(id) AS message_count
     FROM message_store.messages
@@ -261,7 +296,7 @@ CREATE VIEW message_store.stream_summary AS
   FROM counts, total
   ORDER BY stream_name;
 
-CREATE VIEW message_store.type_summary AS
+CREATE OR REPLACE VIEW message_store.type_summary AS
   WITH counts AS (
     SELECT type, count(id) AS message_count
     FROM message_store.messages
@@ -274,7 +309,7 @@ CREATE VIEW message_store.type_summary AS
   FROM counts, total
   ORDER BY type;
 
-CREATE VIEW message_store.stream_type_summary AS
+CREATE OR REPLACE VIEW message_store.stream_type_summary AS
   WITH counts AS (
     SELECT stream_name, type, count(id) AS message_count
     FROM message_store.messages
@@ -287,7 +322,7 @@ CREATE VIEW message_store.stream_type_summary AS
   FROM counts, total
   ORDER BY stream_name, type;
 
-CREATE VIEW message_store.type_stream_summary AS
+CREATE OR REPLACE VIEW message_store.type_stream_summary AS
   WITH counts AS (
     SELECT type, stream_name, count(id) AS message_count
     FROM message_store.messages
@@ -300,7 +335,7 @@ CREATE VIEW message_store.type_stream_summary AS
   FROM counts, total
   ORDER BY type, stream_name;
 
-CREATE VIEW message_store.category_type_summary AS
+CREATE OR REPLACE VIEW message_store.category_type_summary AS
   WITH counts AS (
     SELECT message_store.category(stream_name) AS category, type, count(id) AS message_count
     FROM message_store.messages
@@ -313,7 +348,7 @@ CREATE VIEW message_store.category_type_summary AS
   FROM counts, total
   ORDER BY category, type;
 
-CREATE VIEW message_store.type_category_summary AS
+CREATE OR REPLACE VIEW message_store.type_category_summary AS
   WITH counts AS (
     SELECT type, message_store.category(stream_name) AS category, count(id) AS message_count
     FROM message_store.messages
@@ -388,5 +423,39 @@ BEGIN
   LOOP
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s WITH GRANT OPTION', _function, _owner);
   END LOOP;
+END;
+$$;
+
+-- The grants an adopted store had before (sql/adopt.sql) are its users',
+-- not the extension's. pg_dump dumps a member's grants as they differ from
+-- those recorded when the extension was made (pg_init_privs), and adding
+-- an object to an extension records the grants it has: left so, a dump
+-- and restore of an adopted store would lose its client roles' grants.
+-- So the record keeps only what a fresh install records, the owner's,
+-- PUBLIC's and the installing role's, and a dump carries the rest. In a
+-- fresh install this changes nothing.
+DO $$
+DECLARE
+  _installer constant oid := (SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'message_store');
+BEGIN
+  UPDATE pg_catalog.pg_init_privs p
+  SET initprivs = ARRAY(
+    SELECT u.item FROM pg_catalog.unnest(p.initprivs) WITH ORDINALITY AS u(item, n)
+    WHERE (SELECT a.grantee FROM pg_catalog.aclexplode(ARRAY[u.item]) AS a LIMIT 1) IN (
+      0::pg_catalog.oid, _installer,
+      CASE p.classoid
+        WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN (SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = p.objoid)
+        WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN (SELECT relowner FROM pg_catalog.pg_class WHERE oid = p.objoid)
+        WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN (SELECT proowner FROM pg_catalog.pg_proc WHERE oid = p.objoid)
+        WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN (SELECT typowner FROM pg_catalog.pg_type WHERE oid = p.objoid)
+      END)
+    ORDER BY u.n)
+  WHERE p.privtype = 'e'
+    AND (p.classoid, p.objoid) IN (
+      SELECT d.classid, d.objid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+      WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
+        AND e.extname = 'message_store'
+      -- The schema: the first block's REVOKE recorded its grants too.
+      UNION ALL SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass, 'message_store'::pg_catalog.regnamespace);
 END;
 $$;

@@ -21,6 +21,9 @@ use spi::{Connection, JsonbStep, Param};
 
 ::pgrx::pg_module_magic!();
 
+// Adopting a Message DB store in place runs first (it makes the store's
+// objects members before schema.sql replaces them).
+::pgrx::extension_sql_file!("../../sql/adopt.sql", name = "adopt", bootstrap);
 ::pgrx::extension_sql_file!("../../sql/schema.sql", name = "schema");
 
 const DEBUG: &std::ffi::CStr = c"message_store.debug";

@@ -145,7 +145,8 @@ fn split_top_level(text: &str) -> Vec<&str> {
 
 /// Every `LANGUAGE c` function a script creates, by name.
 fn c_functions_of(script: &str) -> Vec<Declaration> {
-    let text = without_comments(script);
+    // Message DB's functions are CREATE OR REPLACE (an adopted store has them).
+    let text = without_comments(script).replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION");
     let mut declarations = Vec::new();
     for (at, _) in text.match_indices("CREATE FUNCTION message_store.") {
         let statement = &text[at + "CREATE FUNCTION message_store.".len()..];
