@@ -805,6 +805,62 @@ fn an_open_import_holds_writers_off_until_it_commits() {
     assert_eq!(after, [4, 5]);
 }
 
+/// An import waits for a writer in flight (one that has inserted and not
+/// committed) and then reads the store with its message: the highest
+/// committed global position it checks against is final.
+#[test]
+fn an_import_waits_for_writers_in_flight() {
+    let (db, mut admin) = fresh_database("transfer_in_flight");
+    let mut writer = connect(&format!("dbname={db}"));
+    writer.batch_execute("BEGIN").unwrap();
+    assert_eq!(write(&mut writer, "other-1", "InFlight"), 0);
+
+    let (pid_tx, pid_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    let importer_db = db.clone();
+    thread::spawn(move || {
+        let mut importer = connect(&format!("dbname={importer_db}"));
+        let pid: i32 = importer
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        pid_tx.send(pid).unwrap();
+        let outcome =
+            import(&mut importer, &line(1, "imp-1", 0, 1)).map_err(|e| db_error(Err::<(), _>(e)));
+        done_tx.send(outcome).unwrap();
+    });
+    let pid = pid_rx.recv().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let event: String = admin
+            .query_one(
+                "SELECT coalesce(wait_event, '') FROM pg_stat_activity
+                 WHERE pid = $1 AND wait_event_type = 'Lock'",
+                &[&pid],
+            )
+            .map(|row| row.get(0))
+            .unwrap_or_default();
+        if event == "relation" {
+            break;
+        }
+        assert!(done_rx.try_recv().is_err(), "the import did not wait");
+        assert!(
+            Instant::now() < deadline,
+            "the import neither waits nor ends"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    writer.batch_execute("COMMIT").unwrap();
+    assert_eq!(
+        done_rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+        Err((
+            "22023".to_string(),
+            "line 1: global position 1 is not above 1, the highest in the store".to_string()
+        ))
+    );
+    assert_eq!(columns(&mut admin).len(), 1);
+}
+
 /// The negative control: the import's rows inserted without its locks, as
 /// an `import_messages` that skipped them would. A writer of another
 /// category is not held off, and draws a global position below the
