@@ -929,3 +929,50 @@ fn a_stored_message_whose_time_is_not_the_stores_matches_no_line() {
         ))
     );
 }
+
+/// An import in a deferred transaction that read the store before another
+/// connection wrote cannot plan against what it read: it fails, storing
+/// nothing, as a writer does there. Without such a write it goes in.
+#[test]
+fn an_import_never_plans_against_an_older_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let importer = open(&path);
+    importer
+        .query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        })
+        .unwrap();
+    write(&importer, 1, "w-1").unwrap();
+    let other = open(&path);
+    importer.execute_batch("BEGIN").unwrap();
+    assert_eq!(
+        rows(&importer, "SELECT count(*) FROM messages").unwrap(),
+        [["1"]]
+    );
+    assert_eq!(write(&other, 2, "w-1"), Ok(2));
+    assert_eq!(
+        import(&importer, &line(3, "i-1", 0, 2)),
+        Err("database is locked".to_string())
+    );
+    importer.execute_batch("ROLLBACK").unwrap();
+    importer.execute_batch("BEGIN").unwrap();
+    assert_eq!(
+        rows(&importer, "SELECT count(*) FROM messages").unwrap(),
+        [["2"]]
+    );
+    assert_eq!(
+        import(&importer, &line(3, "i-1", 0, 2)),
+        Err("line 1: global position 2 is not above 2, the highest in the store".to_string())
+    );
+    assert_eq!(import(&importer, &line(3, "i-1", 0, 3)), Ok(1));
+    importer.execute_batch("COMMIT").unwrap();
+    assert_eq!(
+        rows(
+            &other,
+            "SELECT global_position, stream_name FROM messages ORDER BY 1"
+        )
+        .unwrap(),
+        [["1", "w-1"], ["2", "w-1"], ["3", "i-1"]]
+    );
+}
