@@ -18,6 +18,7 @@
 //! refusal fails the one statement, which SQLite undoes whole.
 
 use std::cell::{OnceCell, RefCell};
+use std::ffi::c_int;
 use std::sync::Arc;
 
 use message_store_core::statement::Statement;
@@ -25,7 +26,6 @@ use message_store_core::time::{format_timestamp, parse_timestamp};
 use message_store_core::transfer::{self, ImportLine, Message, Row};
 use rusqlite::ffi;
 use rusqlite::functions::Context;
-use std::ffi::c_int;
 
 use crate::args::Arg;
 use crate::batch::{result_text, Caller, InsertRows, RowSource};
