@@ -80,7 +80,7 @@ use std::fmt;
 use crate::batch::{self, Limits, Reader};
 use crate::error::Error;
 use crate::json::canonical_json_within;
-use crate::time::{days_from_civil, format_timestamp};
+use crate::time::{days_from_civil, days_in_month, format_timestamp, push_integer, push_timestamp};
 use crate::uuid::{format_uuid, parse_uuid};
 
 pub use crate::batch::{MAX_BYTES, MAX_MESSAGES};
@@ -474,10 +474,12 @@ impl<'a> ExportRead<'a> {
 /// The line of one stored message, without a line end. Fails only for a
 /// time outside years 0001 to 9999, which a line cannot hold.
 pub fn export_line(row: &Row<'_>) -> Result<String, Error> {
-    let time = format_time(row.time).ok_or_else(|| Error::ExportTimeOutOfRange {
-        global_position: row.global_position,
-        time: format_timestamp(row.time),
-    })?;
+    if !(MIN_TIME..=MAX_TIME).contains(&row.time) {
+        return Err(Error::ExportTimeOutOfRange {
+            global_position: row.global_position,
+            time: format_timestamp(row.time),
+        });
+    }
     let data = row.data.unwrap_or("null");
     let metadata = row.metadata.unwrap_or("null");
     let mut out = String::with_capacity(
@@ -490,15 +492,15 @@ pub fn export_line(row: &Row<'_>) -> Result<String, Error> {
     out.push_str(",\"type\":");
     push_string(&mut out, row.type_);
     out.push_str(",\"position\":");
-    out.push_str(&row.position.to_string());
+    push_integer(&mut out, row.position);
     out.push_str(",\"global_position\":");
-    out.push_str(&row.global_position.to_string());
+    push_integer(&mut out, row.global_position);
     out.push_str(",\"data\":");
     out.push_str(data);
     out.push_str(",\"metadata\":");
     out.push_str(metadata);
     out.push_str(",\"time\":\"");
-    out.push_str(&time);
+    push_timestamp(&mut out, row.time, true);
     out.push_str("\"}");
     Ok(out)
 }
@@ -540,13 +542,8 @@ pub fn format_time(micros: i64) -> Option<String> {
     if !(MIN_TIME..=MAX_TIME).contains(&micros) {
         return None;
     }
-    // Postgres' text of such a time starts `YYYY-MM-DD HH:MM:SS`.
-    let text = format_timestamp(micros);
     let mut time = String::with_capacity(26);
-    time.push_str(&text[..10]);
-    time.push('T');
-    time.push_str(&text[11..19]);
-    time.push_str(&format!(".{:06}", micros.rem_euclid(1_000_000)));
+    push_timestamp(&mut time, micros, true);
     Some(time)
 }
 
@@ -594,15 +591,6 @@ pub fn parse_time(text: &str) -> Result<i64, Option<String>> {
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
     Ok(seconds * 1_000_000 + fraction)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 // ---------------------------------------------------------------- import
