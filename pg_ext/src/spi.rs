@@ -244,11 +244,10 @@ pub fn text(statement: Statement) -> Text<'static> {
             "SELECT pg_catalog.max(global_position) FROM message_store.messages",
             "",
         ),
-        // $1 is the ids as an array literal (`{…,…}`).
         Statement::StoredMessagesById => (
             concat!(
                 select_export!(),
-                " WHERE id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.uuid[])"
+                " WHERE id OPERATOR(pg_catalog.=) ANY ($1)"
             ),
             "",
         ),
@@ -301,7 +300,7 @@ pub fn arg_types(statement: Statement) -> &'static [Oid] {
         Statement::StoredById => &[pg_sys::TEXTOID],
         Statement::Export | Statement::ExportCategory => &CATEGORY_READ_TYPES[..3],
         Statement::MaxGlobalPosition => &[],
-        Statement::StoredMessagesById => &[pg_sys::TEXTOID],
+        Statement::StoredMessagesById => &[pg_sys::UUIDARRAYOID],
         Statement::StreamVersions => &[pg_sys::TEXTARRAYOID],
         Statement::ImportRows => &[
             pg_sys::UUIDARRAYOID,
@@ -920,8 +919,9 @@ impl Connection {
             };
             if count > 0 {
                 // SAFETY: the fetch's table holds `count` rows of the
-                // statement's eight columns, whose types are checked before
-                // any is read; each text is read as text, each bigint and
+                // statement's eight columns (checked before any is read,
+                // so heap_deform_tuple fills exactly the eight entries of
+                // `datums` and `nulls`); each text is read as text, each bigint and
                 // timestamp (by value on 64-bit Postgres) as an i64. Rows
                 // and texts stay valid until the table is freed and the
                 // scratch context reset, after `run`.
@@ -935,11 +935,20 @@ impl Connection {
                             }),
                         "{statement:?} does not select the eight stored columns"
                     );
+                    // One deforming of each row into all eight columns: a
+                    // column read alone walks the row from its start.
+                    let mut datums = [Datum::from(0); 8];
+                    let mut nulls = [false; 8];
                     for &row in std::slice::from_raw_parts((*table).vals, count) {
+                        pg_sys::heap_deform_tuple(
+                            row,
+                            desc,
+                            datums.as_mut_ptr(),
+                            nulls.as_mut_ptr(),
+                        );
                         let value = |n: i32| {
-                            let mut is_null = false;
-                            let datum = pg_sys::SPI_getbinval(row, desc, n, &mut is_null);
-                            (!is_null).then_some(datum)
+                            let i = n as usize - 1;
+                            (!nulls[i]).then_some(datums[i])
                         };
                         let required = |n: i32| {
                             value(n).unwrap_or_else(|| panic!("{statement:?}: column {n} is NULL"))

@@ -262,26 +262,29 @@ sql_function! {
         let connection = Connection::connect();
         connection.lock_for_import();
 
-        // The store's state, read under the locks: one statement each.
-        let ids: Vec<&str> = lines.iter().map(|line| line.message.id.as_str()).collect();
-        let ids = format!("{{{}}}", ids.join(","));
-        let mut stored: HashMap<String, Message> = HashMap::new();
-        connection.for_each_stored(
-            Statement::StoredMessagesById,
-            &[connection.text_param(&ids)],
-            |columns| {
-                let message = stored_message(columns);
-                stored.insert(message.id.clone(), message);
-            },
-        );
-        let mut names: Vec<&str> = lines
-            .iter()
-            .map(|line| line.message.stream_name.as_str())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        let versions = connection.stream_versions(&names);
+        // The store's state, read under the locks: one statement each. A
+        // store without messages holds no id and no stream.
         let highest = connection.select_i64(Statement::MaxGlobalPosition, &[]);
+        let mut stored: HashMap<String, Message> = HashMap::new();
+        let mut versions = HashMap::new();
+        if highest.is_some() {
+            let uuids: Vec<&[u8; 16]> = lines.iter().map(|line| &line.uuid).collect();
+            connection.for_each_stored(
+                Statement::StoredMessagesById,
+                &[connection.uuid_array_param(&uuids)],
+                |columns| {
+                    let message = stored_message(columns);
+                    stored.insert(message.id.clone(), message);
+                },
+            );
+            let mut names: Vec<&str> = lines
+                .iter()
+                .map(|line| line.message.stream_name.as_str())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            versions = connection.stream_versions(&names);
+        }
 
         let plan = check(plan_import(
             &lines,
