@@ -8,6 +8,9 @@
 #   ASSEMBLE_ONLY=1 bash benches/report.sh   # from the last run's results
 #   BATCH_ONLY=1 bash benches/report.sh      # measures batch writes only (benches/batch.sh,
 #                                            # about 15 minutes) and replaces their section
+#   MOVING_ONLY=1 bash benches/report.sh     # measures moving a store only (benches/transfer.sh
+#                                            # and benches/pg/adopt.sh, about 15 minutes the
+#                                            # first time) and replaces its section
 #
 # SQLite: criterion (benches/benches/sqlite.rs), the extension beside a
 # prepared plain statement on the same connection and data. Postgres:
@@ -43,6 +46,58 @@ $(cat benches/batch_analysis.md)
 BATCH
 }
 
+# The section on moving a store: benches/transfer.sh's table, the adoption
+# run of benches/pg/adopt.sh, and benches/moving_analysis.md as it is.
+moving_section() {
+  cat <<MOVING
+## Moving a store
+
+\`bash benches/transfer.sh\` (measured $(date -u -r "$results/transfer.md" '+%Y-%m-%d %H:%M UTC')):
+\`export_messages\` and \`import_messages\` of the benchmarks' data set, each
+beside its floor, the same rows out and in by the engine's own bulk path
+(Postgres: \`COPY\`; SQLite: the sqlite3 CLI's \`SELECT\` and \`.import\`, a
+prepared INSERT loop in one transaction), through psql and the sqlite3 CLI
+as the README's pipelines run them. Messages per second, the median of the
+runs, and the peak resident memory of the process doing the work.
+
+$(cat "$results/transfer.md")
+
+\`bash benches/pg/adopt.sh\` (measured $(date -u -r "$results/adopt.txt" '+%Y-%m-%d %H:%M UTC')):
+\`CREATE EXTENSION message_store\` adopting a Message DB-shaped store in place.
+
+\`\`\`text
+$(cat "$results/adopt.txt")
+\`\`\`
+
+$(cat benches/moving_analysis.md)
+MOVING
+}
+
+# Replaces the section whose heading matches $1 with the file $2 (or adds
+# it before the memory section), leaving every other section as it was.
+replace_section() {
+  awk -v section="$2" -v heading="$1" '
+    function insert() { while ((getline line < section) > 0) print line; print ""; done = 1 }
+    $0 ~ ("^## " heading) { if (!done) insert(); skip = 1; next }
+    /^## / { if (skip) skip = 0; if (!done && /^## Memory/) insert() }
+    !skip { print }
+  ' PERFORMANCE.md > "$2.new"
+  mv "$2.new" PERFORMANCE.md
+}
+
+if [ "${MOVING_ONLY:-0}" = 1 ]; then
+  if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
+    bash benches/transfer.sh >/dev/null
+    bash benches/pg/adopt.sh | tee "$results/adopt.txt" >/dev/null
+  fi
+  section=$(mktemp)
+  moving_section > "$section"
+  replace_section "Moving a store" "$section"
+  rm -f "$section"
+  echo "wrote the moving section of PERFORMANCE.md"
+  exit 0
+fi
+
 if [ "${BATCH_ONLY:-0}" = 1 ]; then
   # With ASSEMBLE_ONLY=1 too: the section from the last batch run's results.
   if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
@@ -50,15 +105,7 @@ if [ "${BATCH_ONLY:-0}" = 1 ]; then
   fi
   section=$(mktemp)
   batch_section > "$section"
-  # Replaces the section (or adds it before the memory section), and
-  # leaves every other section as it was.
-  awk -v section="$section" '
-    function insert() { while ((getline line < section) > 0) print line; print ""; done = 1 }
-    /^## Batch writes/ { if (!done) insert(); skip = 1; next }
-    /^## / { if (skip) skip = 0; if (!done && /^## Memory/) insert() }
-    !skip { print }
-  ' PERFORMANCE.md > "$section.new"
-  mv "$section.new" PERFORMANCE.md
+  replace_section "Batch writes" "$section"
   rm -f "$section"
   echo "wrote the batch-write section of PERFORMANCE.md"
   exit 0
@@ -72,6 +119,8 @@ if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
   cargo run -q --release -p message_store_benches --bin report > "$results/sqlite-1000000.md"
   bash benches/pg/run.sh all
   BATCH_SKIP_INSTALL=1 bash benches/batch.sh
+  TRANSFER_SKIP_INSTALL=1 bash benches/transfer.sh >/dev/null
+  bash benches/pg/adopt.sh | tee "$results/adopt.txt" >/dev/null
   cargo run -q --release -p message_store_benches --bin memory > "$results/sqlite-memory.md"
   bash benches/pg/memory.sh > "$results/postgres-memory.md"
   if [ "${SCALING:-0}" = 1 ]; then
@@ -128,6 +177,8 @@ the ones measured for it on this kind of machine.
 $pg_table
 
 $(batch_section)
+
+$(moving_section)
 HEAD
   cat <<MEMORY
 
