@@ -94,6 +94,35 @@ pub fn rows(conn: &Connection, sql: &str) -> Result<Vec<Vec<String>>, String> {
     Ok(out)
 }
 
+/// The Postgres cluster the cross-engine tests compare with:
+/// `MESSAGE_STORE_TEST_PG`, or the one `tests/setup.sh` starts.
+pub fn postgres_admin() -> String {
+    std::env::var("MESSAGE_STORE_TEST_PG").unwrap_or_else(|_| {
+        "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres".to_string()
+    })
+}
+
+/// A fresh UTF8 Postgres database `ms_test_<name>` with the extension, and
+/// its name.
+pub fn postgres_database(name: &str) -> (String, postgres::Client) {
+    use postgres::{Client, NoTls};
+    let db = format!("ms_test_{name}");
+    let mut admin = Client::connect(&postgres_admin(), NoTls).expect("Postgres");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"
+        ))
+        .unwrap();
+    let mut client = Client::connect(&format!("{} dbname={db}", postgres_admin()), NoTls).unwrap();
+    client
+        .batch_execute("CREATE EXTENSION message_store")
+        .unwrap();
+    (db, client)
+}
+
 /// A connection as the corpus engine.
 pub struct Sqlite(pub Connection);
 

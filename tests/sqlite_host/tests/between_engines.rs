@@ -15,40 +15,19 @@
 use std::path::Path;
 use std::process::Command;
 
-use message_store_sqlite_tests::{library_path, open, rows};
-use postgres::{Client, NoTls};
-
-fn admin() -> String {
-    std::env::var("MESSAGE_STORE_TEST_PG").unwrap_or_else(|_| {
-        "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres".to_string()
-    })
-}
+use message_store_sqlite_tests::{library_path, open, postgres_admin, postgres_database, rows};
+use postgres::Client;
 
 /// The value of `key` in the admin connection string, if given.
 fn admin_setting(key: &str) -> Option<String> {
-    admin().split_whitespace().find_map(|pair| {
+    postgres_admin().split_whitespace().find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
         (k == key).then(|| v.to_string())
     })
 }
 
-/// A fresh Postgres database with the extension, and its name.
 fn postgres(name: &str) -> (String, Client) {
-    let db = format!("ms_test_{name}");
-    let mut admin_client = Client::connect(&admin(), NoTls).expect("Postgres");
-    admin_client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .unwrap();
-    admin_client
-        .batch_execute(&format!(
-            "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"
-        ))
-        .unwrap();
-    let mut client = Client::connect(&format!("{} dbname={db}", admin()), NoTls).unwrap();
-    client
-        .batch_execute("CREATE EXTENSION message_store")
-        .unwrap();
-    (db, client)
+    postgres_database(name)
 }
 
 /// The README's fenced `sh` block whose first line is `first_line`.

@@ -7,36 +7,16 @@
 //!
 //! Needs the Postgres cluster of `tests/setup.sh` (or `MESSAGE_STORE_TEST_PG`).
 
-use message_store_sqlite_tests::{error_message, open_in_memory};
+use message_store_sqlite_tests::{error_message, open_in_memory, postgres_database};
 use postgres::types::ToSql;
-use postgres::{Client, NoTls};
+use postgres::Client;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rusqlite::types::{Value, ValueRef};
 
-fn admin() -> String {
-    std::env::var("MESSAGE_STORE_TEST_PG").unwrap_or_else(|_| {
-        "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres".to_string()
-    })
-}
-
 /// A fresh Postgres database with the extension.
 fn postgres(name: &str) -> Client {
-    let db = format!("ms_test_{name}");
-    let mut admin_client = Client::connect(&admin(), NoTls).expect("Postgres");
-    admin_client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .unwrap();
-    admin_client
-        .batch_execute(&format!(
-            "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"
-        ))
-        .unwrap();
-    let mut client = Client::connect(&format!("{} dbname={db}", admin()), NoTls).unwrap();
-    client
-        .batch_execute("CREATE EXTENSION message_store")
-        .unwrap();
-    client
+    postgres_database(name).1
 }
 
 /// One argument, bound the same way on both engines.
