@@ -182,16 +182,44 @@ impl<'fcinfo> Call<'fcinfo> {
 
     /// A varchar argument's bytes, detoasted.
     pub fn bytes(&self, arg: Arg<Varchar>) -> Option<&'fcinfo [u8]> {
+        self.varlena_bytes(arg)
+    }
+
+    /// The bytes of a varchar or text argument, detoasted.
+    fn varlena_bytes<T: ArgType>(&self, arg: Arg<T>) -> Option<&'fcinfo [u8]> {
+        assert!(
+            matches!(T::SQL, SqlType::Varchar | SqlType::Text),
+            "{} is not a varchar or a text",
+            arg.name
+        );
         let datum = self.datum(arg)?;
         Some(self.in_call_context(|| {
-            // SAFETY: the datum is a varchar (the signature's type, checked
-            // by `datum`), a varlena; detoasting copies it, if at all, into
-            // the call's context, so the bytes are valid for the call.
+            // SAFETY: the datum is a varchar or a text (the signature's
+            // type, checked by `datum` and above), a varlena; detoasting
+            // copies it, if at all, into the call's context, so the bytes
+            // are valid for the call.
             unsafe {
                 let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
                 pgrx::varlena::varlena_to_byte_slice(varlena)
             }
         }))
+    }
+
+    /// Refuses text of the database's encoding that is not UTF-8: text
+    /// outside ASCII in a database that is not UTF8 (every server encoding
+    /// writes ASCII alike). `taker` names what takes such text only in a
+    /// UTF8 database.
+    fn refuse_outside_utf8(&self, name: &str, bytes: &[u8], taker: &str) {
+        if !database_is_utf8() && !bytes.is_ascii() {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!(
+                    "{}: {name} holds characters outside ASCII, which {taker} only in a UTF8 database",
+                    self.function.name
+                )
+            );
+        }
     }
 
     /// A varchar argument as UTF-8 (the SQL condition, pasted into a query).
@@ -212,26 +240,8 @@ impl<'fcinfo> Call<'fcinfo> {
     /// server encoding writes alike), refused otherwise, as `jsonb_out`'s
     /// rule says.
     pub fn utf8(&self, arg: Arg<Text>) -> Option<&'fcinfo str> {
-        let datum = self.datum(arg)?;
-        let bytes = self.in_call_context(|| {
-            // SAFETY: the datum is a text (the signature's type, checked by
-            // `datum`), a varlena; detoasting copies it, if at all, into
-            // the call's context, so the bytes are valid for the call.
-            unsafe {
-                let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-                pgrx::varlena::varlena_to_byte_slice(varlena)
-            }
-        });
-        if !database_is_utf8() && !bytes.is_ascii() {
-            pgrx::ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                format!(
-                    "{}: {} holds characters outside ASCII, which {} takes only in a UTF8 database",
-                    self.function.name, arg.name, self.function.name
-                )
-            );
-        }
+        let bytes = self.varlena_bytes(arg)?;
+        self.refuse_outside_utf8(arg.name, bytes, &format!("{} takes", self.function.name));
         // A UTF8 database holds only valid UTF-8; ASCII is too.
         Some(std::str::from_utf8(bytes).unwrap_or_else(|_| {
             pgrx::ereport!(
@@ -272,16 +282,7 @@ impl<'fcinfo> Call<'fcinfo> {
             pg_sys::pfree(chars.cast());
             bytes
         };
-        if !database_is_utf8() && !bytes.is_ascii() {
-            pgrx::ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                format!(
-                    "{}: {} holds characters outside ASCII, which batch writes take only in a UTF8 database",
-                    self.function.name, arg.name
-                )
-            );
-        }
+        self.refuse_outside_utf8(arg.name, &bytes, "batch writes take");
         // jsonb_out writes valid text of the database's encoding: UTF-8 here.
         Some(String::from_utf8(bytes).expect("jsonb text of a UTF8 database is UTF-8"))
     }

@@ -1150,21 +1150,13 @@ impl Connection {
 /// A `bigint[]` of `values` (one dimension, from 1, no NULL), allocated in
 /// the current memory context.
 pub fn int8_array(values: &[i64]) -> Datum {
-    let datums: Vec<Datum> = values.iter().map(|&value| Datum::from(value)).collect();
-    let len = i32::try_from(datums.len()).expect("fewer than 2^31 values");
-    // SAFETY: construct_array copies `len` bigint datums (by value, 8 bytes,
-    // double-aligned: int8's pg_type entry on 64-bit Postgres) into a new
-    // array in the current memory context.
-    Datum::from(unsafe {
-        pg_sys::construct_array(
-            datums.as_ptr().cast_mut(),
-            len,
-            pg_sys::INT8OID,
-            8,
-            true,
-            pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
-        )
-    })
+    let elements: Vec<Option<Datum>> = values
+        .iter()
+        .map(|&value| Some(Datum::from(value)))
+        .collect();
+    // SAFETY: bigint datums, passed by value, 8 bytes, double-aligned
+    // (int8's pg_type entry on 64-bit Postgres).
+    unsafe { array_of(&elements, pg_sys::INT8OID, 8, true, b'd') }
 }
 
 fn values_and_nulls(params: &[Param]) -> (Vec<Datum>, Vec<std::ffi::c_char>) {

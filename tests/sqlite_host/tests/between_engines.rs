@@ -26,10 +26,6 @@ fn admin_setting(key: &str) -> Option<String> {
     })
 }
 
-fn postgres(name: &str) -> (String, Client) {
-    postgres_database(name)
-}
-
 /// The README's fenced `sh` block whose first line is `first_line`.
 fn readme_pipeline(first_line: &str) -> String {
     let readme =
@@ -388,7 +384,7 @@ fn highest(rows: &[Vec<String>]) -> i64 {
 #[test]
 fn postgres_to_sqlite_to_postgres_keeps_every_column() {
     let dir = tempfile::tempdir().unwrap();
-    let (source_db, mut source) = postgres("move_pg_source");
+    let (source_db, mut source) = postgres_database("move_pg_source");
     fill_postgres(&mut source);
     let expected = postgres_rows(&mut source);
     check_source(&expected);
@@ -411,7 +407,7 @@ fn postgres_to_sqlite_to_postgres_keeps_every_column() {
         "the exports, byte for byte",
     );
 
-    let (copy_db, mut copy) = postgres("move_pg_copy");
+    let (copy_db, mut copy) = postgres_database("move_pg_copy");
     run_pipeline(TO_POSTGRES, dir.path(), &copy_db, &store);
     assert_same_rows(&postgres_rows(&mut copy), &expected, "SQLite -> Postgres");
     assert_same_export(&postgres_export(&mut copy), &export, "export");
@@ -435,7 +431,7 @@ fn sqlite_to_postgres_to_sqlite_keeps_every_column() {
     check_source(&expected);
     let export = sqlite_export(&source);
 
-    let (db, mut postgres_copy) = postgres("move_sqlite_copy");
+    let (db, mut postgres_copy) = postgres_database("move_sqlite_copy");
     run_pipeline(TO_POSTGRES, dir.path(), &db, &source);
     assert_same_rows(
         &postgres_rows(&mut postgres_copy),
@@ -458,7 +454,7 @@ fn sqlite_to_postgres_to_sqlite_keeps_every_column() {
 #[test]
 fn a_pipeline_finishes_a_move_stopped_half_way() {
     let dir = tempfile::tempdir().unwrap();
-    let (source_db, mut source) = postgres("move_resume_source");
+    let (source_db, mut source) = postgres_database("move_resume_source");
     fill_postgres(&mut source);
     let expected = postgres_rows(&mut source);
     let first: String = source
