@@ -22,7 +22,7 @@
 //! `import_messages` (`transfer.rs`) inserts its rows through the same
 //! table, with their global positions: it plans in xFilter as these do.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::marker::PhantomData;
@@ -42,10 +42,6 @@ use crate::session::Session;
 use crate::stmt::{SqliteError, Stmt};
 use crate::transfer::Import;
 use crate::Failure;
-
-fn sqlite_failure(error: SqliteError) -> Failure {
-    Failure(error.message)
-}
 
 fn optional<'a>(ctx: &'a Context<'_>, index: usize) -> Option<ValueRef<'a>> {
     (index < ctx.len()).then(|| ctx.get_raw(index))
@@ -246,10 +242,10 @@ impl<'a> Call<'a> {
         let mut versions = HashMap::new();
         let mut stmt = session
             .lend(Statement::StreamVersion)
-            .map_err(sqlite_failure)?;
+            .map_err(Failure::from)?;
         for name in batch.streams() {
             stmt.bind_text(1, name.as_bytes());
-            let version = if stmt.step().map_err(sqlite_failure)? {
+            let version = if stmt.step().map_err(Failure::from)? {
                 stmt.column_opt_i64(0)
             } else {
                 None
@@ -325,31 +321,38 @@ fn write_one(session: &Arc<Session>, batch: &Batch<'_>) -> Result<i64, Failure> 
 
 /// Core's answer for an idempotent call, from each message read back by id.
 fn stored_outcome(session: &Arc<Session>, batch: &Batch<'_>) -> Result<Option<Vec<i64>>, Failure> {
-    let mut stmt = session
-        .lend(Statement::StoredById)
-        .map_err(sqlite_failure)?;
-    let mut failed = None;
-    let outcome = batch.stored_outcome(|id| {
-        if failed.is_some() {
-            return None;
-        }
-        stmt.bind_text(1, id.as_bytes());
-        let row = match stmt.step() {
-            Ok(true) => Some(stored_row(&stmt)),
-            Ok(false) => None,
-            Err(error) => {
-                failed = Some(error);
-                None
-            }
-        };
-        stmt.reset();
-        row
-    });
-    // A read that failed makes core's answer meaningless.
-    if let Some(error) = failed {
-        return Err(sqlite_failure(error));
+    let mut stmt = session.lend(Statement::StoredById).map_err(Failure::from)?;
+    let failed = RefCell::new(None);
+    let outcome = batch.stored_outcome(|id| look_up(&failed, &mut stmt, id, stored_row));
+    if let Some(error) = failed.into_inner() {
+        return Err(Failure::from(error));
     }
     Ok(outcome?)
+}
+
+/// The row `stmt` finds for `key` (its parameter 1), read by `row`. A read
+/// that failed makes core's answer meaningless: the first failure is kept
+/// in `failed`, for the call to report, and no later read is made.
+pub(crate) fn look_up<T>(
+    failed: &RefCell<Option<SqliteError>>,
+    stmt: &mut Stmt,
+    key: &str,
+    row: impl FnOnce(&Stmt) -> T,
+) -> Option<T> {
+    if failed.borrow().is_some() {
+        return None;
+    }
+    stmt.bind_text(1, key.as_bytes());
+    let found = match stmt.step() {
+        Ok(true) => Some(row(stmt)),
+        Ok(false) => None,
+        Err(error) => {
+            *failed.borrow_mut() = Some(error);
+            None
+        }
+    };
+    stmt.reset();
+    found
 }
 
 fn stored_row(stmt: &Stmt) -> StoredRow {

@@ -212,10 +212,6 @@ pub fn register(db: &Connection, session: &Arc<Session>) -> rusqlite::Result<()>
     Ok(())
 }
 
-fn sqlite_failure(error: SqliteError) -> Failure {
-    Failure(error.message)
-}
-
 fn stream_version(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<i64>, Failure> {
     let Some(name) = name else {
         return Ok(None);
@@ -235,7 +231,7 @@ fn stream_version(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<
     match read() {
         Ok(version) => Ok(version),
         Err(error) if session.table_dropped(&error) && !session.store_exists()? => Ok(None),
-        Err(error) => Err(sqlite_failure(error)),
+        Err(error) => Err(Failure::from(error)),
     }
 }
 
@@ -258,9 +254,9 @@ fn acquire_lock(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<i6
         // made again, as the writer does.
         Err(error) if session.table_dropped(&error) => {
             session.ensure_store()?;
-            lock().map_err(sqlite_failure)?;
+            lock().map_err(Failure::from)?;
         }
-        Err(error) => return Err(sqlite_failure(error)),
+        Err(error) => return Err(Failure::from(error)),
     }
     Ok(Some(write::CategoryLock::of(name).key))
 }
@@ -285,7 +281,7 @@ pub(crate) fn constraint_error(error: SqliteError) -> Failure {
             constraint: "messages_stream",
         }
         .into(),
-        _ => sqlite_failure(error),
+        _ => Failure::from(error),
     }
 }
 

@@ -54,6 +54,12 @@ impl From<String> for Failure {
     }
 }
 
+impl From<stmt::SqliteError> for Failure {
+    fn from(error: stmt::SqliteError) -> Self {
+        Failure(error.message)
+    }
+}
+
 impl From<message_store_core::Error> for Failure {
     fn from(error: message_store_core::Error) -> Self {
         Failure(error.to_string())

@@ -28,7 +28,7 @@ use rusqlite::ffi;
 use rusqlite::functions::Context;
 
 use crate::args::Arg;
-use crate::batch::{result_text, Caller, InsertRows, RowSource};
+use crate::batch::{look_up, result_text, Caller, InsertRows, RowSource};
 use crate::functions::constraint_error;
 use crate::session::Session;
 use crate::stmt::{SqliteError, Stmt};
@@ -192,8 +192,8 @@ impl<'a> Import<'a> {
         let highest = {
             let mut stmt = session
                 .lend(Statement::MaxGlobalPosition)
-                .map_err(sqlite_failure)?;
-            if stmt.step().map_err(sqlite_failure)? {
+                .map_err(Failure::from)?;
+            if stmt.step().map_err(Failure::from)? {
                 stmt.column_opt_i64(0)
             } else {
                 None
@@ -201,10 +201,10 @@ impl<'a> Import<'a> {
         };
         let mut by_id = session
             .lend(Statement::StoredMessagesById)
-            .map_err(sqlite_failure)?;
+            .map_err(Failure::from)?;
         let mut versions = session
             .lend(Statement::StreamVersions)
-            .map_err(sqlite_failure)?;
+            .map_err(Failure::from)?;
         let plan = transfer::plan_import(
             self.lines,
             |id| look_up(&failed, &mut by_id, id, stored_message),
@@ -212,7 +212,7 @@ impl<'a> Import<'a> {
             highest,
         );
         if let Some(error) = failed.into_inner() {
-            return Err(sqlite_failure(error));
+            return Err(Failure::from(error));
         }
         let plan = plan?;
         let times = plan
@@ -225,35 +225,6 @@ impl<'a> Import<'a> {
             times,
         })
     }
-}
-
-/// The row `stmt` finds for `key` (its parameter 1), read by `row`. A read
-/// that failed makes core's answer meaningless: the first failure is kept
-/// in `failed`, for the call to report, and no later read is made.
-fn look_up<T>(
-    failed: &RefCell<Option<SqliteError>>,
-    stmt: &mut Stmt,
-    key: &str,
-    row: impl FnOnce(&Stmt) -> T,
-) -> Option<T> {
-    if failed.borrow().is_some() {
-        return None;
-    }
-    stmt.bind_text(1, key.as_bytes());
-    let found = match stmt.step() {
-        Ok(true) => Some(row(stmt)),
-        Ok(false) => None,
-        Err(error) => {
-            *failed.borrow_mut() = Some(error);
-            None
-        }
-    };
-    stmt.reset();
-    found
-}
-
-fn sqlite_failure(error: SqliteError) -> Failure {
-    Failure(error.message)
 }
 
 /// A stored message as core compares it with a line. A stored `time` that
