@@ -123,6 +123,18 @@ RETURNS bigint
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_import_messages';
 
+-- Every category's messages in global order, never skipping a late commit
+-- (the library's message_store_get_all_messages). Declared exactly as in a
+-- fresh install.
+CREATE FUNCTION message_store.get_all_messages(
+  "position" bigint DEFAULT 1,
+  batch_size bigint DEFAULT 1000,
+  condition varchar DEFAULT NULL
+)
+RETURNS SETOF message_store.message
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_all_messages';
+
 -- The installing role's privileges. Installed by a role that is not a
 -- superuser, every object here is the bootstrap superuser's; the
 -- extension's owner gets what running the store takes, each with grant

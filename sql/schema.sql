@@ -279,6 +279,21 @@ RETURNS bigint
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_import_messages';
 
+-- Every category's messages in global order, from a position on. A reader
+-- that polls from the last global position it saw + 1 gets every committed
+-- message once and in order: the call returns no message above a position
+-- that a writer still in flight may yet commit below (it waits for the
+-- transactions holding a category lock). READ COMMITTED only; not on a
+-- standby.
+CREATE FUNCTION message_store.get_all_messages(
+  "position" bigint DEFAULT 1,
+  batch_size bigint DEFAULT 1000,
+  condition varchar DEFAULT NULL
+)
+RETURNS SETOF message_store.message
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_all_messages';
+
 -- Reporting views: message counts and their share of all messages. In an
 -- adopted store they replace Message DB's (the same columns), keeping
 -- their grants.

@@ -184,6 +184,39 @@ impl<'a> CategoryRead<'a> {
     }
 }
 
+/// Validated arguments of `get_all_messages`: `get_category_messages`'
+/// rules for the position, the batch size and the condition, on every
+/// category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllRead<'a> {
+    pub position: i64,
+    pub batch_size: i64,
+    pub condition: Option<&'a str>,
+}
+
+impl<'a> AllRead<'a> {
+    /// `gate` is asked only when a condition is given.
+    pub fn new(
+        position: Option<i64>,
+        batch_size: Option<i64>,
+        condition: Option<&'a str>,
+        gate: &impl ConditionGate,
+    ) -> Result<Self, Error> {
+        check_condition(condition, gate)?;
+        Ok(AllRead {
+            position: position.unwrap_or(DEFAULT_CATEGORY_POSITION),
+            batch_size: batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+            condition,
+        })
+    }
+
+    /// The row limit, `None` for unlimited; fails as a negative SQL `LIMIT`
+    /// does, when the query runs.
+    pub fn limit(&self) -> Result<Option<i64>, Error> {
+        limit_of(self.batch_size)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,5 +433,33 @@ mod tests {
         let read =
             CategoryRead::new(name("a"), None, Some(-1), None, None, None, None, OFF).unwrap();
         assert_eq!(read.check_execution(), Ok(None));
+    }
+
+    #[test]
+    fn all_read_defaults_and_errors() {
+        let read = AllRead::new(None, None, None, OFF).unwrap();
+        assert_eq!(
+            read,
+            AllRead {
+                position: 1,
+                batch_size: 1000,
+                condition: None
+            }
+        );
+        assert_eq!(read.limit(), Ok(Some(1000)));
+        let read = AllRead::new(Some(7), Some(-1), None, OFF).unwrap();
+        assert_eq!((read.position, read.limit()), (7, Ok(None)));
+        let read = AllRead::new(Some(0), Some(-2), None, OFF).unwrap();
+        assert_eq!(read.limit(), Err(Error::LimitMustNotBeNegative));
+        assert_eq!(
+            AllRead::new(None, Some(-2), Some("type = 'A'"), OFF),
+            Err(Error::SqlConditionNotActivated)
+        );
+        let read = AllRead::new(None, None, Some("type = 'A'"), &Gate(true)).unwrap();
+        assert_eq!(read.condition, Some("type = 'A'"));
+        assert!(matches!(
+            AllRead::new(None, None, Some("true; DROP TABLE messages"), &Gate(true)),
+            Err(Error::InvalidCondition { .. })
+        ));
     }
 }

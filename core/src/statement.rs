@@ -47,10 +47,21 @@ pub enum Statement {
     StreamVersions,
     /// The rows of an import, every column as the lines give it.
     ImportRows,
+    /// `get_all_messages`: the messages of every category from global
+    /// position 2 on, ascending, at most 3 of them. On Postgres parameter
+    /// 1 is the highest global position the call returns
+    /// ([`Statement::AllReadBound`]); SQLite needs no bound and does not
+    /// read it.
+    AllRead,
+    /// Postgres: the highest global position stored and visible, and the
+    /// cache size of the global position sequence, which `get_all_messages`
+    /// needs to be 1 (values handed out in order). SQLite gives the highest
+    /// global position and 1: its writers are serialised.
+    AllReadBound,
 }
 
 impl Statement {
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 20;
 
     /// Every statement, in the order of [`Statement::index`].
     pub const ALL: [Statement; Statement::COUNT] = [
@@ -72,6 +83,8 @@ impl Statement {
         Statement::StoredMessagesById,
         Statement::StreamVersions,
         Statement::ImportRows,
+        Statement::AllRead,
+        Statement::AllReadBound,
     ];
 
     /// A dense index, for a table of one kept statement per kind.

@@ -1,6 +1,7 @@
 //! The `message_store` Postgres extension: Message DB 1.3's functions as C
 //! functions over the rules in `message_store_core`.
 
+mod all;
 mod condition;
 mod fmgr;
 pub mod signatures;

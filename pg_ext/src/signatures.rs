@@ -445,6 +445,29 @@ pub mod write_batch {
     pub const IDEMPOTENT: Arg<Boolean> = FUNCTION.arg(1);
 }
 
+pub mod get_all_messages {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "get_all_messages",
+        since: "0.2.0",
+        symbol: "message_store_get_all_messages",
+        args: &[
+            declared("position", SqlType::Bigint),
+            declared("batch_size", SqlType::Bigint),
+            declared("condition", SqlType::Varchar),
+        ],
+        defaults: 3,
+        returns: SqlType::Message,
+        returns_set: true,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const POSITION: Arg<Bigint> = FUNCTION.arg(0);
+    pub const BATCH_SIZE: Arg<Bigint> = FUNCTION.arg(1);
+    pub const CONDITION: Arg<Varchar> = FUNCTION.arg(2);
+}
+
 pub mod export_messages {
     use super::*;
     pub const FUNCTION: Function = Function {
@@ -486,7 +509,7 @@ pub mod import_messages {
 }
 
 /// Every C function of the extension.
-pub const FUNCTIONS: [&Function; 17] = [
+pub const FUNCTIONS: [&Function; 18] = [
     &category::FUNCTION,
     &id::FUNCTION,
     &cardinal_id::FUNCTION,
@@ -504,4 +527,5 @@ pub const FUNCTIONS: [&Function; 17] = [
     &write_batch::FUNCTION,
     &export_messages::FUNCTION,
     &import_messages::FUNCTION,
+    &get_all_messages::FUNCTION,
 ];

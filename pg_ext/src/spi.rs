@@ -271,6 +271,25 @@ pub fn text(statement: Statement) -> Text<'static> {
              ORDER BY r.n",
             "",
         ),
+        // Every category's messages from $2 up to the bound $1, which the
+        // call chose so that none below it is still to commit.
+        Statement::AllRead => (
+            concat!(
+                select_messages!(),
+                " WHERE global_position OPERATOR(pg_catalog.>=) $2 \
+                 AND global_position OPERATOR(pg_catalog.<=) $1"
+            ),
+            " ORDER BY global_position LIMIT $3",
+        ),
+        // The sequence's row in pg_sequence, by the name every store's
+        // sequence has (an adopted one is checked for it).
+        Statement::AllReadBound => (
+            "SELECT pg_catalog.max(global_position), \
+             (SELECT s.seqcache FROM pg_catalog.pg_sequence s WHERE s.seqrelid \
+             OPERATOR(pg_catalog.=) 'message_store.messages_global_position_seq'::pg_catalog.regclass) \
+             FROM message_store.messages",
+            "",
+        ),
     };
     Text { filtered, order }
 }
@@ -302,6 +321,8 @@ pub fn arg_types(statement: Statement) -> &'static [Oid] {
         Statement::MaxGlobalPosition => &[],
         Statement::StoredMessagesById => &[pg_sys::UUIDARRAYOID],
         Statement::StreamVersions => &[pg_sys::TEXTARRAYOID],
+        Statement::AllRead => &[pg_sys::INT8OID, pg_sys::INT8OID, pg_sys::INT8OID],
+        Statement::AllReadBound => &[],
         Statement::ImportRows => &[
             pg_sys::UUIDARRAYOID,
             pg_sys::TEXTARRAYOID,
@@ -462,6 +483,17 @@ impl Connection {
 
     /// Runs a kept statement that returns at most one row of one bigint.
     pub fn select_i64(&self, statement: Statement, params: &[Param]) -> Option<i64> {
+        let [value] = self.select_i64s(statement, params);
+        value
+    }
+
+    /// Runs a kept statement that returns at most one row of `N` bigints;
+    /// all NULL when it returns no row.
+    pub fn select_i64s<const N: usize>(
+        &self,
+        statement: Statement,
+        params: &[Param],
+    ) -> [Option<i64>; N] {
         check_params(statement, params);
         let plan = self.kept_plan(statement);
         let (mut values, nulls) = values_and_nulls(params);
@@ -473,22 +505,26 @@ impl Connection {
         };
         check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_plan");
         // SAFETY: a SELECT that succeeded leaves its rows in SPI_tuptable,
-        // and at least one when SPI_processed says so; the value is read,
-        // after checking its column is a bigint, before anything else runs.
+        // and at least one when SPI_processed says so; the values are read,
+        // after checking each column is a bigint, before anything else runs.
         unsafe {
             if pg_sys::SPI_processed == 0 {
-                return None;
+                return [None; N];
             }
             let table = pg_sys::SPI_tuptable;
+            let tupdesc = (*table).tupdesc;
             assert!(
-                (*(*table).tupdesc).natts == 1
-                    && pg_sys::SPI_gettypeid((*table).tupdesc, 1) == pg_sys::INT8OID,
-                "{statement:?} does not select one bigint"
+                usize::try_from((*tupdesc).natts) == Ok(N)
+                    && (1..=N as i32).all(|i| pg_sys::SPI_gettypeid(tupdesc, i) == pg_sys::INT8OID),
+                "{statement:?} does not select {N} bigints"
             );
-            let mut is_null = false;
-            let value = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut is_null);
-            // A bigint datum holds the value itself (64-bit Postgres).
-            (!is_null).then(|| value.value() as i64)
+            std::array::from_fn(|i| {
+                let mut is_null = false;
+                let value =
+                    pg_sys::SPI_getbinval(*(*table).vals, tupdesc, i as i32 + 1, &mut is_null);
+                // A bigint datum holds the value itself (64-bit Postgres).
+                (!is_null).then(|| value.value() as i64)
+            })
         }
     }
 

@@ -164,19 +164,27 @@ sql_function! {
     }
 }
 
-/// Refuses an import in a transaction whose snapshot is taken once
-/// (REPEATABLE READ, SERIALIZABLE): that snapshot may be older than the
-/// import's locks, so its look-ups would miss messages committed before
-/// them. At READ COMMITTED each look-up sees everything committed before
-/// it.
-fn refuse_transaction_snapshot() {
+/// The isolation level's name when the transaction's snapshot is taken
+/// once (REPEATABLE READ, SERIALIZABLE), `None` at READ COMMITTED (and
+/// READ UNCOMMITTED, which Postgres runs as READ COMMITTED).
+pub(crate) fn snapshot_taken_once() -> Option<&'static str> {
     // SAFETY: reads the current transaction's isolation level, set by the
     // backend's one thread.
     let level = unsafe { pg_sys::XactIsoLevel };
-    let name = match u32::try_from(level) {
-        Ok(pg_sys::XACT_REPEATABLE_READ) => "REPEATABLE READ",
-        Ok(pg_sys::XACT_SERIALIZABLE) => "SERIALIZABLE",
-        _ => return,
+    match u32::try_from(level) {
+        Ok(pg_sys::XACT_REPEATABLE_READ) => Some("REPEATABLE READ"),
+        Ok(pg_sys::XACT_SERIALIZABLE) => Some("SERIALIZABLE"),
+        _ => None,
+    }
+}
+
+/// Refuses an import in a transaction whose snapshot is taken once: that
+/// snapshot may be older than the import's locks, so its look-ups would
+/// miss messages committed before them. At READ COMMITTED each look-up
+/// sees everything committed before it.
+fn refuse_transaction_snapshot() {
+    let Some(name) = snapshot_taken_once() else {
+        return;
     };
     pgrx::ereport!(
         ERROR,

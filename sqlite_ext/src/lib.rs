@@ -166,6 +166,7 @@ pub fn register(db: &Connection) -> rusqlite::Result<()> {
         Reader::CategoryMessages,
         Reader::LastStreamMessage,
         Reader::Export,
+        Reader::AllMessages,
     ] {
         readers::register(db, &session, reader).map_err(failure)?;
     }

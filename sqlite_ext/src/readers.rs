@@ -13,6 +13,12 @@
 //! (`transfer.rs`), made as the cursor reaches the message, so an export of
 //! any size holds one row at a time; its arguments are all optional.
 //!
+//! `get_all_messages(position, batch_size, condition)` reads every
+//! category's messages in global order, with the category reader's argument
+//! rules; SQLite's writers are serialised, so global position order is
+//! commit order and a reader that goes on from the last position it saw
+//! skips nothing.
+//!
 //! `message_store_settings` is a virtual table too: it shows the connection's
 //! settings and holds the statements kept for the scalar functions.
 
@@ -21,7 +27,7 @@ use std::ptr;
 use std::sync::Arc;
 
 use message_store_core::condition::Dialect;
-use message_store_core::read::{CategoryRead, ConditionGate, StreamRead};
+use message_store_core::read::{AllRead, CategoryRead, ConditionGate, StreamRead};
 use message_store_core::statement::Statement;
 use message_store_core::transfer::ExportRead;
 use message_store_core::Error;
@@ -52,6 +58,7 @@ pub enum Reader {
     CategoryMessages,
     LastStreamMessage,
     Export,
+    AllMessages,
 }
 
 impl Reader {
@@ -61,6 +68,7 @@ impl Reader {
             Reader::CategoryMessages => "get_category_messages",
             Reader::LastStreamMessage => "get_last_stream_message",
             Reader::Export => "export_messages",
+            Reader::AllMessages => "get_all_messages",
         }
     }
 
@@ -79,13 +87,14 @@ impl Reader {
             ],
             Reader::LastStreamMessage => &["stream_name", "type"],
             Reader::Export => &["position", "batch_size", "category"],
+            Reader::AllMessages => &["position", "batch_size", "condition"],
         }
     }
 
     /// Whether the first argument must be given (Postgres has no default
     /// for it).
     fn first_required(self) -> bool {
-        self != Reader::Export
+        !matches!(self, Reader::Export | Reader::AllMessages)
     }
 
     /// The columns a row has before the hidden argument columns.
@@ -108,6 +117,7 @@ impl Reader {
             Reader::CategoryMessages => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_category HIDDEN, arg_position HIDDEN, arg_batch_size HIDDEN, arg_correlation HIDDEN, arg_consumer_group_member HIDDEN, arg_consumer_group_size HIDDEN, arg_condition HIDDEN)",
             Reader::LastStreamMessage => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_stream_name HIDDEN, arg_type HIDDEN)",
             Reader::Export => c"CREATE TABLE x(line TEXT, arg_position HIDDEN, arg_batch_size HIDDEN, arg_category HIDDEN)",
+            Reader::AllMessages => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_position HIDDEN, arg_batch_size HIDDEN, arg_condition HIDDEN)",
         }
     }
 
@@ -970,6 +980,24 @@ impl ReaderCursor {
                     integers: [
                         (2, Some(read.position)),
                         (3, Some(read.limit.unwrap_or(-1))),
+                        (0, None),
+                        (0, None),
+                    ],
+                }
+            }
+            // Writers are serialised, so global position order is commit
+            // order: a read from a position skips no late commit.
+            Reader::AllMessages => {
+                let (position, batch_size, condition) = (integer(0)?, integer(1)?, str(2)?);
+                let read = AllRead::new(position, batch_size, condition, &**session)?;
+                let limit = read.limit()?;
+                Binding {
+                    statement: Statement::AllRead,
+                    condition: read.condition,
+                    texts: [(0, None), (0, None)],
+                    integers: [
+                        (2, Some(read.position)),
+                        (3, Some(limit.unwrap_or(-1))),
                         (0, None),
                         (0, None),
                     ],

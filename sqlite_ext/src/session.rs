@@ -156,6 +156,13 @@ pub fn text(statement: Statement) -> Text<'static> {
             ),
             "",
         ),
+        // SQLite's writers are serialised, so global position order is
+        // commit order: every category's messages from ?2 on, no bound.
+        Statement::AllRead => (
+            concat!(select_messages!(), "global_position >= ?2"),
+            " ORDER BY global_position LIMIT ?3",
+        ),
+        Statement::AllReadBound => ("SELECT max(global_position), 1 FROM main.messages", ""),
     };
     Text { filtered, order }
 }

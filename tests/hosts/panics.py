@@ -74,6 +74,7 @@ for callback in ["xConnect", "xBestIndex", "xOpen", "xFilter", "xEof", "xNext", 
 fails("get_stream_messages.xRowid", "SELECT rowid FROM get_stream_messages('account-1')")
 fails("get_category_messages.xFilter", "SELECT position FROM get_category_messages('account')")
 fails("get_last_stream_message.xColumn", "SELECT type FROM get_last_stream_message('account-1')")
+fails("get_all_messages.xFilter", "SELECT global_position FROM get_all_messages()")
 for callback in ["xClose", "xDisconnect", "drop_aux"]:
     lives(f"get_stream_messages.{callback}", READ)
 

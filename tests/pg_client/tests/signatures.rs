@@ -316,6 +316,7 @@ fn each_upgrade_script_declares_the_functions_its_release_adds() {
             .collect::<Vec<_>>(),
         [
             "export_messages",
+            "get_all_messages",
             "import_messages",
             "write_batch",
             "write_messages"

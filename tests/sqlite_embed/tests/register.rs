@@ -116,6 +116,7 @@ fn register_adds_what_loading_the_library_adds() {
         added,
         [
             "export_messages",
+            "get_all_messages",
             "get_category_messages",
             "get_last_stream_message",
             "get_stream_messages",

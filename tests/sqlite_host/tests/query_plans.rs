@@ -403,7 +403,7 @@ fn ran_plans(
 }
 
 #[test]
-fn the_export_and_the_import_search_their_index() {
+fn the_export_get_all_messages_and_the_import_search_their_index() {
     let conn = open_in_memory();
     fill(&conn, MESSAGES);
     let trace = Trace::on(&conn);
@@ -417,6 +417,15 @@ fn the_export_and_the_import_search_their_index() {
                 &conn,
                 &trace,
                 "SELECT line FROM export_messages(?1, ?2)",
+                &args,
+            );
+            assert_eq!(ran.len(), 1, "{ran:?}");
+            assert_eq!(ran[0].1, [EXPORT_PLAN], "{ran:?}");
+            // get_all_messages reads as the export of every category does.
+            let ran = ran_plans(
+                &conn,
+                &trace,
+                "SELECT global_position FROM get_all_messages(?1, ?2)",
                 &args,
             );
             assert_eq!(ran.len(), 1, "{ran:?}");

@@ -62,6 +62,7 @@ fn registers_exactly_these_functions_and_tables() {
         added,
         [
             "export_messages",
+            "get_all_messages",
             "get_category_messages",
             "get_last_stream_message",
             "get_stream_messages",
