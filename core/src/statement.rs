@@ -47,10 +47,19 @@ pub enum Statement {
     StreamVersions,
     /// The rows of an import, every column as the lines give it.
     ImportRows,
+    /// `get_streams`: a skip scan of the stream index
+    /// ([`crate::listing::Walk`]; parameters 1 `from`, 2 `skip_from`,
+    /// 3 the limit, 4 `while_prefix`, 5 `keep_prefix`), each name with its
+    /// version and its last message's time.
+    Streams,
+    /// `get_categories`: a skip scan of the category index (parameters 1
+    /// to 3 as [`Statement::Streams`]), each category with its highest
+    /// global position.
+    Categories,
 }
 
 impl Statement {
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 20;
 
     /// Every statement, in the order of [`Statement::index`].
     pub const ALL: [Statement; Statement::COUNT] = [
@@ -72,6 +81,8 @@ impl Statement {
         Statement::StoredMessagesById,
         Statement::StreamVersions,
         Statement::ImportRows,
+        Statement::Streams,
+        Statement::Categories,
     ];
 
     /// A dense index, for a table of one kept statement per kind.

@@ -3,6 +3,7 @@
 
 mod condition;
 mod fmgr;
+mod listing;
 pub mod signatures;
 mod spi;
 mod transfer;

@@ -166,6 +166,8 @@ pub fn register(db: &Connection) -> rusqlite::Result<()> {
         Reader::CategoryMessages,
         Reader::LastStreamMessage,
         Reader::Export,
+        Reader::Streams,
+        Reader::Categories,
     ] {
         readers::register(db, &session, reader).map_err(failure)?;
     }
