@@ -135,6 +135,37 @@ RETURNS SETOF message_store.message
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_all_messages';
 
+-- Listing a store: get_streams and get_categories (the library's
+-- message_store_get_streams and message_store_get_categories) and their
+-- row types. Declared exactly as in a fresh install.
+CREATE TYPE message_store.stream_listing AS (
+  stream_name varchar,
+  version bigint,
+  last_time timestamp
+);
+
+CREATE TYPE message_store.category_listing AS (
+  category varchar,
+  head_global_position bigint
+);
+
+CREATE FUNCTION message_store.get_streams(
+  prefix varchar DEFAULT NULL,
+  after varchar DEFAULT NULL,
+  "limit" bigint DEFAULT 100
+)
+RETURNS SETOF message_store.stream_listing
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_streams';
+
+CREATE FUNCTION message_store.get_categories(
+  after varchar DEFAULT NULL,
+  "limit" bigint DEFAULT 100
+)
+RETURNS SETOF message_store.category_listing
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_categories';
+
 -- The installing role's privileges. Installed by a role that is not a
 -- superuser, every object here is the bootstrap superuser's; the
 -- extension's owner gets what running the store takes, each with grant

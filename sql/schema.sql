@@ -294,6 +294,37 @@ RETURNS SETOF message_store.message
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_all_messages';
 
+-- Listing a store: stream names (of a prefix) and categories in the
+-- indexes' order after a cursor, each a skip scan of an existing index
+-- with one probe per name (README, "Listing streams and categories").
+CREATE TYPE message_store.stream_listing AS (
+  stream_name varchar,
+  version bigint,
+  last_time timestamp
+);
+
+CREATE TYPE message_store.category_listing AS (
+  category varchar,
+  head_global_position bigint
+);
+
+CREATE FUNCTION message_store.get_streams(
+  prefix varchar DEFAULT NULL,
+  after varchar DEFAULT NULL,
+  "limit" bigint DEFAULT 100
+)
+RETURNS SETOF message_store.stream_listing
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_streams';
+
+CREATE FUNCTION message_store.get_categories(
+  after varchar DEFAULT NULL,
+  "limit" bigint DEFAULT 100
+)
+RETURNS SETOF message_store.category_listing
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_categories';
+
 -- Reporting views: message counts and their share of all messages. In an
 -- adopted store they replace Message DB's (the same columns), keeping
 -- their grants.

@@ -150,6 +150,17 @@ pub enum Error {
         global_position: i64,
         time: String,
     },
+    /// A listing's (`get_streams`, `get_categories`) limit below 1.
+    ListingLimitTooSmall {
+        function: &'static str,
+        limit: i64,
+    },
+    /// A listing's prefix or cursor holding a NUL character, which no
+    /// name holds (SQLite passes such text; Postgres refuses it earlier).
+    ListingNul {
+        function: &'static str,
+        argument: &'static str,
+    },
 }
 
 impl Error {
@@ -189,6 +200,8 @@ impl Error {
             // out of order is 22023; the limits are 54000.
             Error::InvalidImport { fault, .. } => fault.sqlstate(),
             Error::ExportTimeOutOfRange { .. } => DATETIME_FIELD_OVERFLOW,
+            Error::ListingLimitTooSmall { .. } => INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
+            Error::ListingNul { .. } => CHARACTER_NOT_IN_REPERTOIRE,
             _ => RAISE_EXCEPTION,
         }
     }
@@ -306,6 +319,12 @@ impl fmt::Display for Error {
                 "export_messages: the time of global position {global_position}, {time}, \
                  is outside years 0001 to 9999, which a line holds"
             ),
+            Error::ListingLimitTooSmall { function, limit } => {
+                write!(f, "{function}: limit must be at least 1 (limit: {limit})")
+            }
+            Error::ListingNul { function, argument } => {
+                write!(f, "{function}: {argument} holds a NUL character, which no name holds")
+            }
         }
     }
 }
@@ -485,6 +504,22 @@ mod tests {
                 },
                 "export_messages: the time of global position 7, 10000-01-01 00:00:00, is outside years 0001 to 9999, which a line holds",
                 "22008",
+            ),
+            (
+                Error::ListingLimitTooSmall {
+                    function: "get_streams",
+                    limit: 0,
+                },
+                "get_streams: limit must be at least 1 (limit: 0)",
+                "2201W",
+            ),
+            (
+                Error::ListingNul {
+                    function: "get_categories",
+                    argument: "after",
+                },
+                "get_categories: after holds a NUL character, which no name holds",
+                "22021",
             ),
         ];
         for (error, text, state) in cases {

@@ -58,10 +58,19 @@ pub enum Statement {
     /// needs to be 1 (values handed out in order). SQLite gives the highest
     /// global position and 1: its writers are serialised.
     AllReadBound,
+    /// `get_streams`: a skip scan of the stream index
+    /// ([`crate::listing::Walk`]; parameters 1 `from`, 2 `skip_from`,
+    /// 3 the limit, 4 `while_prefix`, 5 `keep_prefix`), each name with its
+    /// version and its last message's time.
+    Streams,
+    /// `get_categories`: a skip scan of the category index (parameters 1
+    /// to 3 as [`Statement::Streams`]), each category with its highest
+    /// global position.
+    Categories,
 }
 
 impl Statement {
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 22;
 
     /// Every statement, in the order of [`Statement::index`].
     pub const ALL: [Statement; Statement::COUNT] = [
@@ -85,6 +94,8 @@ impl Statement {
         Statement::ImportRows,
         Statement::AllRead,
         Statement::AllReadBound,
+        Statement::Streams,
+        Statement::Categories,
     ];
 
     /// A dense index, for a table of one kept statement per kind.

@@ -394,7 +394,9 @@ impl<'fcinfo> Call<'fcinfo> {
         // are that type's, a scalar's are the one column the caller expects.
         unsafe {
             match self.function.returns {
-                SqlType::Message => SetResult::new(self.fcinfo.as_ptr()),
+                SqlType::Message | SqlType::StreamListing | SqlType::CategoryListing => {
+                    SetResult::new(self.fcinfo.as_ptr())
+                }
                 _ => SetResult::of_expected_columns(self.fcinfo.as_ptr()),
             }
         }

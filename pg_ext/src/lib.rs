@@ -4,6 +4,7 @@
 mod all;
 mod condition;
 mod fmgr;
+mod listing;
 pub mod signatures;
 mod spi;
 mod transfer;

@@ -26,6 +26,10 @@ pub enum SqlType {
     /// `message_store.message`, the readers' row type.
     Message,
     Text,
+    /// `message_store.stream_listing`, `get_streams`' row type.
+    StreamListing,
+    /// `message_store.category_listing`, `get_categories`' row type.
+    CategoryListing,
 }
 
 impl SqlType {
@@ -39,6 +43,8 @@ impl SqlType {
             SqlType::BigintArray => "bigint[]",
             SqlType::Message => "message_store.message",
             SqlType::Text => "text",
+            SqlType::StreamListing => "message_store.stream_listing",
+            SqlType::CategoryListing => "message_store.category_listing",
         }
     }
 }
@@ -508,8 +514,52 @@ pub mod import_messages {
     pub const LINES: Arg<Text> = FUNCTION.arg(0);
 }
 
+pub mod get_streams {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "get_streams",
+        since: "0.2.0",
+        symbol: "message_store_get_streams",
+        args: &[
+            declared("prefix", SqlType::Varchar),
+            declared("after", SqlType::Varchar),
+            declared("limit", SqlType::Bigint),
+        ],
+        defaults: 3,
+        returns: SqlType::StreamListing,
+        returns_set: true,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const PREFIX: Arg<Varchar> = FUNCTION.arg(0);
+    pub const AFTER: Arg<Varchar> = FUNCTION.arg(1);
+    pub const LIMIT: Arg<Bigint> = FUNCTION.arg(2);
+}
+
+pub mod get_categories {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "get_categories",
+        since: "0.2.0",
+        symbol: "message_store_get_categories",
+        args: &[
+            declared("after", SqlType::Varchar),
+            declared("limit", SqlType::Bigint),
+        ],
+        defaults: 2,
+        returns: SqlType::CategoryListing,
+        returns_set: true,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const AFTER: Arg<Varchar> = FUNCTION.arg(0);
+    pub const LIMIT: Arg<Bigint> = FUNCTION.arg(1);
+}
+
 /// Every C function of the extension.
-pub const FUNCTIONS: [&Function; 18] = [
+pub const FUNCTIONS: [&Function; 20] = [
     &category::FUNCTION,
     &id::FUNCTION,
     &cardinal_id::FUNCTION,
@@ -528,4 +578,6 @@ pub const FUNCTIONS: [&Function; 18] = [
     &export_messages::FUNCTION,
     &import_messages::FUNCTION,
     &get_all_messages::FUNCTION,
+    &get_streams::FUNCTION,
+    &get_categories::FUNCTION,
 ];

@@ -6,6 +6,7 @@
 //! caller's search_path cannot change what they mean.
 
 use message_store_core::batch::StoredRow;
+use message_store_core::listing::Order;
 use message_store_core::statement::{Statement, Text};
 use message_store_core::{condition::Fault, Error};
 use pgrx::pg_sys::{self, Datum, Oid};
@@ -290,6 +291,53 @@ pub fn text(statement: Statement) -> Text<'static> {
              FROM message_store.messages",
             "",
         ),
+        // A skip scan of `messages_stream` (core's `listing::Walk`): the
+        // first name at or above $1, then for each name the smallest one
+        // above it, one index probe each, while the names start with $4;
+        // a name's version and last time are its last message's, one probe
+        // of the same index backwards. The walk is lazy: it stops once the
+        // limit ($3) has its rows. `starts_with` compares bytes.
+        Statement::Streams => (
+            "WITH RECURSIVE names(stream_name) AS ( \
+             (SELECT m.stream_name FROM message_store.messages m \
+             WHERE m.stream_name OPERATOR(pg_catalog.>=) $1 ORDER BY m.stream_name LIMIT 1) \
+             UNION ALL \
+             SELECT (SELECT m.stream_name FROM message_store.messages m \
+             WHERE m.stream_name OPERATOR(pg_catalog.>) n.stream_name \
+             ORDER BY m.stream_name LIMIT 1) \
+             FROM names n WHERE pg_catalog.starts_with(n.stream_name, $4)) \
+             SELECT n.stream_name::pg_catalog.varchar, l.position, l.time FROM names n \
+             CROSS JOIN LATERAL (SELECT m.position, m.time FROM message_store.messages m \
+             WHERE m.stream_name OPERATOR(pg_catalog.=) n.stream_name \
+             ORDER BY m.position DESC LIMIT 1) l \
+             WHERE pg_catalog.starts_with(n.stream_name, $5) \
+             AND NOT ($2 AND n.stream_name OPERATOR(pg_catalog.=) $1)",
+            " LIMIT $3",
+        ),
+        // The same walk over `messages_category`'s first column; a
+        // category's head is its highest global position, one probe of
+        // that index backwards (bounded from both sides, as a category
+        // read is, so no plan walks the primary key instead).
+        Statement::Categories => (
+            "WITH RECURSIVE categories(category) AS ( \
+             (SELECT message_store.category(m.stream_name) FROM message_store.messages m \
+             WHERE message_store.category(m.stream_name) OPERATOR(pg_catalog.>=) \
+             $1::pg_catalog.varchar \
+             ORDER BY message_store.category(m.stream_name) LIMIT 1) \
+             UNION ALL \
+             SELECT (SELECT message_store.category(m.stream_name) FROM message_store.messages m \
+             WHERE message_store.category(m.stream_name) OPERATOR(pg_catalog.>) c.category \
+             ORDER BY message_store.category(m.stream_name) LIMIT 1) \
+             FROM categories c WHERE c.category IS NOT NULL) \
+             SELECT c.category, h.global_position FROM categories c \
+             CROSS JOIN LATERAL (SELECT m.global_position FROM message_store.messages m \
+             WHERE message_store.category(m.stream_name) OPERATOR(pg_catalog.>=) c.category \
+             AND message_store.category(m.stream_name) OPERATOR(pg_catalog.<=) c.category \
+             ORDER BY message_store.category(m.stream_name) DESC, m.global_position DESC \
+             LIMIT 1) h \
+             WHERE NOT ($2 AND c.category OPERATOR(pg_catalog.=) $1::pg_catalog.varchar)",
+            " LIMIT $3",
+        ),
     };
     Text { filtered, order }
 }
@@ -333,6 +381,14 @@ pub fn arg_types(statement: Statement) -> &'static [Oid] {
             pg_sys::TEXTARRAYOID,
             pg_sys::TIMESTAMPARRAYOID,
         ],
+        Statement::Streams => &[
+            pg_sys::TEXTOID,
+            pg_sys::BOOLOID,
+            pg_sys::INT8OID,
+            pg_sys::TEXTOID,
+            pg_sys::TEXTOID,
+        ],
+        Statement::Categories => &[pg_sys::TEXTOID, pg_sys::BOOLOID, pg_sys::INT8OID],
     }
 }
 
@@ -548,6 +604,12 @@ impl Connection {
     /// A text parameter holding `value`, valid while the connection is
     /// open.
     pub fn text_param(&self, value: &str) -> Param<'_> {
+        self.bytes_param(value.as_bytes())
+    }
+
+    /// A text parameter holding `value`, text of the database's encoding,
+    /// valid while the connection is open.
+    pub fn bytes_param(&self, value: &[u8]) -> Param<'_> {
         let len = i32::try_from(value.len()).expect("a text parameter is shorter than 1 GB");
         // SAFETY: cstring_to_text_with_len copies `len` bytes into a new
         // text in the current memory context, which while SPI is connected
@@ -1336,6 +1398,69 @@ impl<'fcinfo> SetResult<'fcinfo> {
         unsafe {
             if let Some(destroy) = (*self.dest.as_ptr()).rDestroy {
                 destroy(self.dest.as_ptr());
+            }
+        }
+    }
+}
+
+// Listing: the order of the stream index.
+
+/// Whether the stream index (`messages_stream`) orders names by their
+/// bytes: its collation is libc's C, POSIX or C.UTF-8 (the database's
+/// when the index uses the default collation). Read at run time, so a
+/// kept plan follows an index made again; no row (no such index) reads as
+/// another order, whose walk is right under every collation.
+const STREAM_INDEX_IS_BYTEWISE: &CStr = c"SELECT \
+    (CASE WHEN c.collprovider OPERATOR(pg_catalog.=) 'd' THEN d.datlocprovider \
+     ELSE c.collprovider END) OPERATOR(pg_catalog.=) 'c' \
+    AND pg_catalog.lower(CASE WHEN c.collprovider OPERATOR(pg_catalog.=) 'd' THEN d.datcollate \
+     ELSE c.collcollate END) OPERATOR(pg_catalog.=) ANY ('{c,posix,c.utf8,c.utf-8}'::pg_catalog.text[]) \
+    FROM pg_catalog.pg_index i \
+    JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) i.indcollation[0] \
+    JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database() \
+    WHERE i.indexrelid OPERATOR(pg_catalog.=) \
+    pg_catalog.to_regclass('message_store.messages_stream')";
+
+thread_local! {
+    static ORDER_PLAN: Cell<pg_sys::SPIPlanPtr> = const { Cell::new(ptr::null_mut()) };
+}
+
+impl Connection {
+    /// The order of the stream index, read once per call with a kept plan
+    /// (a few catalog look-ups through the system caches).
+    pub fn stream_index_order(&self) -> Order {
+        let plan = ORDER_PLAN.with(|slot| {
+            if slot.get().is_null() {
+                let plan = self.prepare(STREAM_INDEX_IS_BYTEWISE, &[], 0);
+                // SAFETY: the plan was just prepared, and is neither kept
+                // nor freed; kept, it lives as long as the backend.
+                unsafe { pg_sys::SPI_keepplan(plan) };
+                slot.set(plan);
+            }
+            slot.get()
+        });
+        // SAFETY: a kept plan of a SELECT without parameters; at most one
+        // row of one boolean (checked), read before anything else runs.
+        unsafe {
+            let rc = pg_sys::SPI_execute_plan(plan, ptr::null_mut(), ptr::null(), true, 1);
+            check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_plan");
+            if pg_sys::SPI_processed == 0 {
+                return Order::Collated;
+            }
+            let table = pg_sys::SPI_tuptable;
+            let desc = (*table).tupdesc;
+            assert!(
+                (*desc).natts == 1 && pg_sys::SPI_gettypeid(desc, 1) == pg_sys::BOOLOID,
+                "the stream index's order is one boolean"
+            );
+            let mut is_null = false;
+            let bytewise = pg_sys::SPI_getbinval(*(*table).vals, desc, 1, &mut is_null);
+            let bytewise = !is_null && bytewise.value() != 0;
+            pg_sys::SPI_freetuptable(table);
+            if bytewise {
+                Order::Bytewise
+            } else {
+                Order::Collated
             }
         }
     }

@@ -87,6 +87,18 @@ impl Arg {
         }
     }
 
+    /// A name argument of a listing, as bytes: text that is UTF-8 but for
+    /// a NUL is passed on, for the listing's rule to refuse naming the
+    /// argument; any other text is refused as [`Arg::text`] refuses it.
+    pub fn name_text<'a>(self, value: ValueRef<'a>) -> Result<Option<&'a [u8]>, String> {
+        match value {
+            ValueRef::Text(text) if text.contains(&0) && std::str::from_utf8(text).is_ok() => {
+                Ok(Some(text))
+            }
+            other => self.text(other),
+        }
+    }
+
     /// A `bigint` argument. JavaScript hosts bind every number as a real, so
     /// a real that is a whole number in range is taken as that integer.
     pub fn integer(self, value: ValueRef<'_>) -> Result<Option<i64>, String> {

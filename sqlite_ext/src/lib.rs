@@ -167,6 +167,8 @@ pub fn register(db: &Connection) -> rusqlite::Result<()> {
         Reader::LastStreamMessage,
         Reader::Export,
         Reader::AllMessages,
+        Reader::Streams,
+        Reader::Categories,
     ] {
         readers::register(db, &session, reader).map_err(failure)?;
     }

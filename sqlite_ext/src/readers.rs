@@ -27,6 +27,7 @@ use std::ptr;
 use std::sync::Arc;
 
 use message_store_core::condition::Dialect;
+use message_store_core::listing::{ListingRead, Order};
 use message_store_core::read::{AllRead, CategoryRead, ConditionGate, StreamRead};
 use message_store_core::statement::Statement;
 use message_store_core::transfer::ExportRead;
@@ -59,6 +60,8 @@ pub enum Reader {
     LastStreamMessage,
     Export,
     AllMessages,
+    Streams,
+    Categories,
 }
 
 impl Reader {
@@ -69,6 +72,8 @@ impl Reader {
             Reader::LastStreamMessage => "get_last_stream_message",
             Reader::Export => "export_messages",
             Reader::AllMessages => "get_all_messages",
+            Reader::Streams => "get_streams",
+            Reader::Categories => "get_categories",
         }
     }
 
@@ -88,19 +93,26 @@ impl Reader {
             Reader::LastStreamMessage => &["stream_name", "type"],
             Reader::Export => &["position", "batch_size", "category"],
             Reader::AllMessages => &["position", "batch_size", "condition"],
+            Reader::Streams => &["prefix", "after", "limit"],
+            Reader::Categories => &["after", "limit"],
         }
     }
 
     /// Whether the first argument must be given (Postgres has no default
     /// for it).
     fn first_required(self) -> bool {
-        !matches!(self, Reader::Export | Reader::AllMessages)
+        !matches!(
+            self,
+            Reader::Export | Reader::AllMessages | Reader::Streams | Reader::Categories
+        )
     }
 
     /// The columns a row has before the hidden argument columns.
     fn result_columns(self) -> c_int {
         match self {
             Reader::Export => 1,
+            Reader::Streams => 3,
+            Reader::Categories => 2,
             _ => MESSAGE_COLUMNS,
         }
     }
@@ -118,6 +130,8 @@ impl Reader {
             Reader::LastStreamMessage => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_stream_name HIDDEN, arg_type HIDDEN)",
             Reader::Export => c"CREATE TABLE x(line TEXT, arg_position HIDDEN, arg_batch_size HIDDEN, arg_category HIDDEN)",
             Reader::AllMessages => c"CREATE TABLE x(id TEXT, stream_name TEXT, type TEXT, position INTEGER, global_position INTEGER, data TEXT, metadata TEXT, time TEXT, arg_position HIDDEN, arg_batch_size HIDDEN, arg_condition HIDDEN)",
+            Reader::Streams => c"CREATE TABLE x(stream_name TEXT, version INTEGER, last_time TEXT, arg_prefix HIDDEN, arg_after HIDDEN, arg_limit HIDDEN)",
+            Reader::Categories => c"CREATE TABLE x(category TEXT, head_global_position INTEGER, arg_after HIDDEN, arg_limit HIDDEN)",
         }
     }
 
@@ -873,7 +887,7 @@ impl ConditionGate for Session {
 struct Binding<'a> {
     statement: Statement,
     condition: Option<&'a str>,
-    texts: [(c_int, Option<&'a [u8]>); 2],
+    texts: [(c_int, Option<&'a [u8]>); 3],
     integers: [(c_int, Option<i64>); 4],
 }
 
@@ -914,6 +928,7 @@ impl ReaderCursor {
         let text = |i: usize| reader.arg(i).text(values[i]);
         let str = |i: usize| reader.arg(i).str(values[i]);
         let integer = |i: usize| reader.arg(i).integer(values[i]);
+        let name = |i: usize| reader.arg(i).name_text(values[i]);
         let binding = match reader {
             Reader::StreamMessages => {
                 let (name, position, batch_size, condition) =
@@ -923,7 +938,7 @@ impl ReaderCursor {
                 Binding {
                     statement: Statement::of_stream_read(&read),
                     condition: read.condition,
-                    texts: [(1, Some(read.stream_name)), (0, None)],
+                    texts: [(1, Some(read.stream_name)), (0, None), (0, None)],
                     integers: [
                         (2, Some(read.position)),
                         (3, Some(limit.unwrap_or(-1))),
@@ -961,7 +976,7 @@ impl ReaderCursor {
                 Binding {
                     statement: Statement::of_category_read(&read),
                     condition: read.condition,
-                    texts: [(1, read.category), (4, read.correlation)],
+                    texts: [(1, read.category), (4, read.correlation), (0, None)],
                     integers: [
                         (2, Some(read.position)),
                         (3, Some(limit.unwrap_or(-1))),
@@ -976,7 +991,7 @@ impl ReaderCursor {
                 Binding {
                     statement: read.statement(),
                     condition: None,
-                    texts: [(1, read.category), (0, None)],
+                    texts: [(1, read.category), (0, None), (0, None)],
                     integers: [
                         (2, Some(read.position)),
                         (3, Some(read.limit.unwrap_or(-1))),
@@ -994,10 +1009,38 @@ impl ReaderCursor {
                 Binding {
                     statement: Statement::AllRead,
                     condition: read.condition,
-                    texts: [(0, None), (0, None)],
+                    texts: [(0, None); 3],
                     integers: [
                         (2, Some(read.position)),
                         (3, Some(limit.unwrap_or(-1))),
+                        (0, None),
+                        (0, None),
+                    ],
+                }
+            }
+            Reader::Streams | Reader::Categories => {
+                let read = match reader {
+                    Reader::Streams => ListingRead::streams(name(0)?, name(1)?, integer(2)?)?,
+                    _ => ListingRead::categories(name(0)?, integer(1)?)?,
+                };
+                // SQLite compares text bytewise (BINARY): a prefix is a
+                // range of the index.
+                let walk = read.walk(Order::Bytewise);
+                let (statement, prefixes) = match reader {
+                    Reader::Streams => (
+                        Statement::Streams,
+                        [(4, Some(walk.while_prefix)), (5, Some(walk.keep_prefix))],
+                    ),
+                    // A category listing has no prefix parameters.
+                    _ => (Statement::Categories, [(0, None); 2]),
+                };
+                Binding {
+                    statement,
+                    condition: None,
+                    texts: [(1, Some(walk.from)), prefixes[0], prefixes[1]],
+                    integers: [
+                        (2, Some(i64::from(walk.skip_from))),
+                        (3, Some(walk.limit)),
                         (0, None),
                         (0, None),
                     ],
@@ -1011,7 +1054,7 @@ impl ReaderCursor {
                 Binding {
                     statement: Statement::last_message(type_.is_some()),
                     condition: None,
-                    texts: [(1, Some(name)), (2, type_)],
+                    texts: [(1, Some(name)), (2, type_), (0, None)],
                     integers: [(0, None); 4],
                 }
             }

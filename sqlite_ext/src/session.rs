@@ -163,6 +163,62 @@ pub fn text(statement: Statement) -> Text<'static> {
             " ORDER BY global_position LIMIT ?3",
         ),
         Statement::AllReadBound => ("SELECT max(global_position), 1 FROM main.messages", ""),
+        // A skip scan of `messages_stream` (core's `listing::Walk`): the
+        // first name at or above ?1, then for each name the smallest one
+        // above it, one index probe each, while the names start with ?4
+        // (BINARY order keeps a prefix's names together); a name's version
+        // and last time are its last message's, found through the same
+        // index backwards. The outer query reads the walk as a co-routine
+        // (a join would make SQLite materialize it whole first), so the
+        // walk stops at the limit.
+        Statement::Streams => (
+            concat!(
+                "WITH RECURSIVE names(stream_name) AS (",
+                "SELECT (SELECT stream_name FROM main.messages WHERE stream_name >= ?1 ",
+                "ORDER BY stream_name LIMIT 1) ",
+                "UNION ALL ",
+                "SELECT (SELECT m.stream_name FROM main.messages m ",
+                "WHERE m.stream_name > n.stream_name ORDER BY m.stream_name LIMIT 1) ",
+                "FROM names n WHERE substr(n.stream_name, 1, length(?4)) = ?4) ",
+                "SELECT n.stream_name, ",
+                "(SELECT max(m.position) FROM main.messages m WHERE m.stream_name = n.stream_name), ",
+                "(SELECT m.time FROM main.messages m WHERE m.stream_name = n.stream_name ",
+                "ORDER BY m.position DESC LIMIT 1) ",
+                "FROM names n WHERE n.stream_name IS NOT NULL ",
+                "AND substr(n.stream_name, 1, length(?5)) = ?5 ",
+                "AND NOT (?2 AND n.stream_name = ?1)"
+            ),
+            " LIMIT ?3",
+        ),
+        // The same walk over `messages_category`'s first column; a
+        // category's head is its highest global position, the last entry
+        // of that index's range for the category.
+        Statement::Categories => (
+            concat!(
+                "WITH RECURSIVE categories(category) AS (",
+                "SELECT (SELECT ",
+                category_of_stream_name!(),
+                " FROM main.messages WHERE ",
+                category_of_stream_name!(),
+                " >= ?1 ORDER BY ",
+                category_of_stream_name!(),
+                " LIMIT 1) ",
+                "UNION ALL ",
+                "SELECT (SELECT ",
+                category_of_stream_name!(),
+                " FROM main.messages WHERE ",
+                category_of_stream_name!(),
+                " > categories.category ORDER BY ",
+                category_of_stream_name!(),
+                " LIMIT 1) ",
+                "FROM categories WHERE categories.category IS NOT NULL) ",
+                "SELECT category, (SELECT global_position FROM main.messages WHERE ",
+                category_of_stream_name!(),
+                " = categories.category ORDER BY global_position DESC LIMIT 1) ",
+                "FROM categories WHERE category IS NOT NULL AND NOT (?2 AND category = ?1)"
+            ),
+            " LIMIT ?3",
+        ),
     };
     Text { filtered, order }
 }

@@ -126,6 +126,11 @@ conn = connect()
 print(conn.execute("SELECT count(*) FROM get_stream_messages('import-1')").fetchone()[0])
 conn.close()
 
+# The listings, readers of their own over the messages stored above.
+for listing in ["get_streams", "get_categories"]:
+    for callback in ["xFilter", "xNext", "xColumn"]:
+        fails(f"{listing}.{callback}", f"SELECT * FROM {listing}()")
+
 # The entry points: SQLite tries the generic one first when the host names
 # none; the file's own by name, through SQL.
 panic_in("message_store.register")

@@ -96,6 +96,8 @@ fn sql_type(spelling: &str) -> SqlType {
         "bigint[]" => SqlType::BigintArray,
         "message_store.message" => SqlType::Message,
         "text" => SqlType::Text,
+        "message_store.stream_listing" => SqlType::StreamListing,
+        "message_store.category_listing" => SqlType::CategoryListing,
         other => panic!("a type the table has no name for: {other}"),
     }
 }
@@ -317,6 +319,8 @@ fn each_upgrade_script_declares_the_functions_its_release_adds() {
         [
             "export_messages",
             "get_all_messages",
+            "get_categories",
+            "get_streams",
             "import_messages",
             "write_batch",
             "write_messages"

@@ -117,9 +117,11 @@ fn register_adds_what_loading_the_library_adds() {
         [
             "export_messages",
             "get_all_messages",
+            "get_categories",
             "get_category_messages",
             "get_last_stream_message",
             "get_stream_messages",
+            "get_streams",
             "message_store_batch_rows",
             "message_store_settings",
         ]

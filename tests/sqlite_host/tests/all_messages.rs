@@ -7,7 +7,6 @@
 //! back one in eight; a reader in this process polls the file.
 //! (The sleeps keep each transaction open while the reader polls.)
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -100,7 +99,11 @@ fn a_reader_polling_get_all_messages_receives_every_commit_once_and_in_order() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(committed.len() > WRITERS * TRANSACTIONS / 2, "{}", committed.len());
+    assert!(
+        committed.len() > WRITERS * TRANSACTIONS / 2,
+        "{}",
+        committed.len()
+    );
     // A rolled-back transaction's positions are handed out again: the
     // AUTOINCREMENT counter rolls back with it, so no hole is left.
     assert!(committed.windows(2).all(|pair| pair[1].0 == pair[0].0 + 1));

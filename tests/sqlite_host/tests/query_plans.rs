@@ -7,6 +7,8 @@
 //! expression drifting from the index shows. `export_messages` searches by
 //! global position or the category index, and `import_messages` reads each
 //! id and stream version by its index, so neither scans the table.
+//! `get_streams` and `get_categories` walk the stream and category indexes
+//! one search per name, read lazily (a co-routine, never materialized).
 //!
 //! The texts planned are the extension's own, caught by a trace of the
 //! connection as the reader runs them, and every read's rows are checked
@@ -467,5 +469,90 @@ fn the_export_get_all_messages_and_the_import_search_their_index() {
             ],
             "{ran:?}"
         );
+    }
+}
+
+/// The walk statements of the listings, as they ran, and their plans.
+fn listing_plans(conn: &Connection, trace: &Trace, sql: &str) -> Vec<(String, Vec<String>)> {
+    trace.take();
+    query(conn, sql, &[]);
+    let mut seen = Vec::new();
+    for statement in trace.take() {
+        let statement = statement.trim_start_matches("-- ").to_string();
+        if statement.starts_with("WITH RECURSIVE") && !seen.contains(&statement) {
+            seen.push(statement);
+        }
+    }
+    seen.into_iter()
+        .map(|statement| {
+            // from, skip_from, limit, while_prefix, keep_prefix.
+            let args = [
+                Value::Text("plan1".into()),
+                Value::Integer(1),
+                Value::Integer(10),
+                Value::Text("plan1".into()),
+                Value::Text("plan1".into()),
+            ];
+            let lines = plan(conn, &statement, &args);
+            (statement, lines)
+        })
+        .collect()
+}
+
+#[test]
+fn the_listings_walk_their_index_one_search_per_name() {
+    let conn = open_in_memory();
+    fill(&conn, MESSAGES);
+    let trace = Trace::on(&conn);
+    let streams = [
+        "CO-ROUTINE names",
+        "SETUP",
+        "SCAN CONSTANT ROW",
+        "SCALAR SUBQUERY 1",
+        "SEARCH main.messages USING COVERING INDEX messages_stream (stream_name>?)",
+        "RECURSIVE STEP",
+        "SCAN n",
+        "CORRELATED SCALAR SUBQUERY 3",
+        "SEARCH m USING COVERING INDEX messages_stream (stream_name>?)",
+        "SCAN n",
+        "CORRELATED SCALAR SUBQUERY 5",
+        "SEARCH m USING COVERING INDEX messages_stream (stream_name=?)",
+        "CORRELATED SCALAR SUBQUERY 6",
+        "SEARCH m USING INDEX messages_stream (stream_name=?)",
+    ];
+    let categories = [
+        "CO-ROUTINE categories",
+        "SETUP",
+        "SCAN CONSTANT ROW",
+        "SCALAR SUBQUERY 1",
+        "SEARCH main.messages USING INDEX messages_category (<expr>>?)",
+        "RECURSIVE STEP",
+        "SCAN categories",
+        "CORRELATED SCALAR SUBQUERY 3",
+        "SEARCH main.messages USING INDEX messages_category (<expr>>?)",
+        "SCAN categories",
+        "CORRELATED SCALAR SUBQUERY 5",
+        "SEARCH main.messages USING INDEX messages_category (<expr>=?)",
+    ];
+    for analyzed in [false, true] {
+        if analyzed {
+            conn.execute_batch("ANALYZE").unwrap();
+        }
+        for sql in [
+            "SELECT * FROM get_streams()",
+            "SELECT * FROM get_streams('plan1', 'plan1', 3)",
+        ] {
+            let ran = listing_plans(&conn, &trace, sql);
+            assert_eq!(ran.len(), 1, "{sql}: {ran:?}");
+            assert_eq!(ran[0].1, streams, "{sql}: {ran:?}");
+        }
+        for sql in [
+            "SELECT * FROM get_categories()",
+            "SELECT * FROM get_categories('big', 2)",
+        ] {
+            let ran = listing_plans(&conn, &trace, sql);
+            assert_eq!(ran.len(), 1, "{sql}: {ran:?}");
+            assert_eq!(ran[0].1, categories, "{sql}: {ran:?}");
+        }
     }
 }

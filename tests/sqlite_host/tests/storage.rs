@@ -63,9 +63,11 @@ fn registers_exactly_these_functions_and_tables() {
         [
             "export_messages",
             "get_all_messages",
+            "get_categories",
             "get_category_messages",
             "get_last_stream_message",
             "get_stream_messages",
+            "get_streams",
             "message_store_batch_rows",
             "message_store_settings"
         ]
