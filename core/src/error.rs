@@ -150,6 +150,10 @@ pub enum Error {
         global_position: i64,
         time: String,
     },
+    /// `message_store.notify` set to text that is not a Postgres boolean.
+    InvalidNotifySetting {
+        value: String,
+    },
 }
 
 impl Error {
@@ -189,6 +193,7 @@ impl Error {
             // out of order is 22023; the limits are 54000.
             Error::InvalidImport { fault, .. } => fault.sqlstate(),
             Error::ExportTimeOutOfRange { .. } => DATETIME_FIELD_OVERFLOW,
+            Error::InvalidNotifySetting { .. } => INVALID_PARAMETER_VALUE,
             _ => RAISE_EXCEPTION,
         }
     }
@@ -305,6 +310,11 @@ impl fmt::Display for Error {
                 f,
                 "export_messages: the time of global position {global_position}, {time}, \
                  is outside years 0001 to 9999, which a line holds"
+            ),
+            Error::InvalidNotifySetting { value } => write!(
+                f,
+                "invalid value for parameter \"message_store.notify\": \"{value}\" \
+                 (a Boolean: on, off, true, false, yes, no, 1, 0)"
             ),
         }
     }

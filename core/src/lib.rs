@@ -6,6 +6,7 @@ pub mod condition;
 pub mod error;
 pub mod hash;
 pub mod json;
+pub mod notify;
 pub mod read;
 pub mod release;
 pub mod statement;
