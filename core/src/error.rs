@@ -161,6 +161,10 @@ pub enum Error {
         function: &'static str,
         argument: &'static str,
     },
+    /// `message_store.notify` set to text that is not a Postgres boolean.
+    InvalidNotifySetting {
+        value: String,
+    },
 }
 
 impl Error {
@@ -202,6 +206,7 @@ impl Error {
             Error::ExportTimeOutOfRange { .. } => DATETIME_FIELD_OVERFLOW,
             Error::ListingLimitTooSmall { .. } => INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
             Error::ListingNul { .. } => CHARACTER_NOT_IN_REPERTOIRE,
+            Error::InvalidNotifySetting { .. } => INVALID_PARAMETER_VALUE,
             _ => RAISE_EXCEPTION,
         }
     }
@@ -325,6 +330,11 @@ impl fmt::Display for Error {
             Error::ListingNul { function, argument } => {
                 write!(f, "{function}: {argument} holds a NUL character, which no name holds")
             }
+            Error::InvalidNotifySetting { value } => write!(
+                f,
+                "invalid value for parameter \"message_store.notify\": \"{value}\" \
+                 (a Boolean: on, off, true, false, yes, no, 1, 0)"
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod hash;
 pub mod json;
 pub mod listing;
+pub mod notify;
 pub mod read;
 pub mod release;
 pub mod statement;

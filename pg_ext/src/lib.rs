@@ -5,6 +5,7 @@ mod all;
 mod condition;
 mod fmgr;
 mod listing;
+mod notify;
 pub mod signatures;
 mod spi;
 mod transfer;
@@ -205,6 +206,7 @@ sql_function! {
         let stream_name = call.bytes(f::STREAM_NAME);
         let expected_version = call.i64(f::EXPECTED_VERSION);
         let debug = debug_write();
+        let notify = notify::enabled();
 
         acquire_lock(stream_name, debug);
         let connection = Connection::connect();
@@ -231,6 +233,10 @@ sql_function! {
             ],
             pg_sys::SPI_OK_INSERT,
         );
+        if notify {
+            let category = rules::category(stream_name.unwrap_or_default());
+            notify::record(category, connection.current_global_position());
+        }
         call.panic_probe();
         connection.finish();
 
@@ -257,10 +263,13 @@ sql_function! {
 /// outcome, then the versions, the plan and the rows. `insert` inserts the
 /// plan's rows and returns how many it inserted; a batch of one message
 /// goes in through `write_message`'s statement instead. Returns each
-/// entry's last position.
+/// entry's last position. With `notify`, records the categories written
+/// (`notify`): here when the batch writes one category, by `insert` when
+/// it writes more.
 fn write_checked_batch(
     batch: &Batch<'_>,
     idempotent: bool,
+    notify: bool,
     argument: Param<'_>,
     insert: impl FnOnce(&Connection, &Plan<'_>) -> u64,
 ) -> Vec<i64> {
@@ -324,8 +333,25 @@ fn write_checked_batch(
         "{} inserted another number of rows than it planned",
         batch.call.name()
     );
+    if notify {
+        if let [category] = &batch_categories(batch)[..] {
+            notify::record(category, connection.current_global_position());
+        }
+    }
     connection.finish();
     plan.last_positions()
+}
+
+/// The distinct categories a batch writes to.
+fn batch_categories<'b>(batch: &'b Batch<'_>) -> Vec<&'b [u8]> {
+    let mut categories: Vec<&[u8]> = batch
+        .entries
+        .iter()
+        .map(|entry| rules::category(entry.stream_name.as_bytes()))
+        .collect();
+    categories.sort_unstable();
+    categories.dedup();
+    categories
 }
 
 fn debug_batch(batch: &Batch<'_>, idempotent: bool, positions: &[i64]) {
@@ -359,7 +385,8 @@ sql_function! {
         ));
         let idempotent = call.bool(f::IDEMPOTENT).unwrap_or(false);
         let messages = call.param(f::MESSAGES);
-        let positions = write_checked_batch(&batch, idempotent, messages, |connection, plan| {
+        let notify = notify::enabled();
+        let positions = write_checked_batch(&batch, idempotent, notify, messages, |connection, plan| {
             let before = plan.entries[0].first - 1;
             connection.execute(
                 Statement::InsertMessages,
@@ -390,13 +417,21 @@ sql_function! {
         let batch = check(Batch::of_write_batch(json.as_deref()));
         let idempotent = call.bool(f::IDEMPOTENT).unwrap_or(false);
         let entries = call.param(f::BATCH);
-        let positions = write_checked_batch(&batch, idempotent, entries, |connection, plan| {
+        let notify = notify::enabled();
+        let several_categories = notify && batch_categories(&batch).len() > 1;
+        let positions = write_checked_batch(&batch, idempotent, notify, entries, |connection, plan| {
             let before: Vec<i64> = plan.entries.iter().map(|span| span.first - 1).collect();
-            connection.execute(
-                Statement::InsertEntries,
-                &[entries, connection.int8_array_param(&before)],
-                pg_sys::SPI_OK_INSERT,
-            )
+            let params = [entries, connection.int8_array_param(&before)];
+            if several_categories {
+                // Each stream's highest position, from the rows the insert
+                // returns; the record keeps each category's highest.
+                let (inserted, streams) = connection.insert_entries_positions(&params);
+                for (stream_name, position) in &streams {
+                    notify::record(rules::category(stream_name), *position);
+                }
+                return inserted;
+            }
+            connection.execute(Statement::InsertEntries, &params, pg_sys::SPI_OK_INSERT)
         });
         call.panic_probe();
         if debug_write() {

@@ -397,6 +397,31 @@ thread_local! {
         const { [const { Cell::new(ptr::null_mut()) }; Statement::COUNT] };
 }
 
+/// The global position this session drew last: after a write, the highest
+/// of its rows (positions are drawn in row order, and only ever rise). Run
+/// only while `message_store.notify` is on.
+const CURRENT_GLOBAL_POSITION: &CStr =
+    c"SELECT pg_catalog.currval('message_store.messages_global_position_seq'::pg_catalog.regclass)";
+
+/// `write_batch`'s rows inserted as [`Statement::InsertEntries`] inserts
+/// them, selecting each stream's highest global position and its number of
+/// rows: in its place while `message_store.notify` is on and the batch
+/// writes to more than one category.
+fn insert_entries_positions_sql() -> String {
+    format!(
+        "WITH i AS ({} RETURNING stream_name, global_position) \
+         SELECT i.stream_name::pg_catalog.text, pg_catalog.max(i.global_position), \
+         pg_catalog.count(*) FROM i GROUP BY i.stream_name",
+        text(Statement::InsertEntries).sql()
+    )
+}
+
+thread_local! {
+    /// The kept plans of the two statements above.
+    static NOTIFY_PLANS: [Cell<pg_sys::SPIPlanPtr>; 2] =
+        const { [const { Cell::new(ptr::null_mut()) }; 2] };
+}
+
 /// A parameter value: its datum (`None` for NULL) and its type, valid for
 /// `'a`. Statements check each parameter's type against theirs.
 #[derive(Clone, Copy)]
@@ -517,6 +542,90 @@ impl Connection {
             }
             slot.get()
         })
+    }
+
+    /// One of the plans only `message_store.notify` runs, made once per
+    /// backend and kept as [`Connection::kept_plan`] keeps its plans.
+    fn kept_notify_plan(&self, index: usize, sql: &CStr, types: &[Oid]) -> pg_sys::SPIPlanPtr {
+        NOTIFY_PLANS.with(|plans| {
+            let slot = &plans[index];
+            if slot.get().is_null() {
+                let plan = self.prepare(sql, types, pg_sys::CURSOR_OPT_GENERIC_PLAN as i32);
+                // SAFETY: as in `kept_plan`.
+                unsafe { pg_sys::SPI_keepplan(plan) };
+                slot.set(plan);
+            }
+            slot.get()
+        })
+    }
+
+    /// The global position this session drew last (`currval` of the
+    /// global-position sequence), after a write.
+    pub fn current_global_position(&self) -> i64 {
+        let plan = self.kept_notify_plan(0, CURRENT_GLOBAL_POSITION, &[]);
+        // SAFETY: the plan takes no parameters; a SELECT that succeeded
+        // leaves its one row of one bigint (checked) in SPI_tuptable, read
+        // before anything else runs.
+        unsafe {
+            let rc = pg_sys::SPI_execute_plan(plan, ptr::null_mut(), ptr::null(), false, 1);
+            check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_plan");
+            let table = pg_sys::SPI_tuptable;
+            assert!(
+                pg_sys::SPI_processed == 1
+                    && (*(*table).tupdesc).natts == 1
+                    && pg_sys::SPI_gettypeid((*table).tupdesc, 1) == pg_sys::INT8OID,
+                "currval selects one bigint"
+            );
+            let mut is_null = false;
+            let value = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut is_null);
+            assert!(!is_null, "currval is not NULL");
+            value.value() as i64
+        }
+    }
+
+    /// Inserts `write_batch`'s rows (the parameters of
+    /// [`Statement::InsertEntries`]) and returns how many it inserted and
+    /// each stream's highest global position among them.
+    pub fn insert_entries_positions(&self, params: &[Param]) -> (u64, HashMap<Vec<u8>, i64>) {
+        let statement = Statement::InsertEntries;
+        check_params(statement, params);
+        let sql = CString::new(insert_entries_positions_sql())
+            .expect("the statements' texts hold no NUL");
+        let plan = self.kept_notify_plan(1, &sql, arg_types(statement));
+        let (mut values, nulls) = values_and_nulls(params);
+        // SAFETY: as in `select_i64`.
+        let rc = unsafe {
+            pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), false, 0)
+        };
+        check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute_plan");
+        let mut inserted = 0;
+        let mut positions = HashMap::new();
+        // SAFETY: a SELECT that succeeded leaves its SPI_processed rows in
+        // SPI_tuptable, of a text and two bigints (checked), read before
+        // anything else runs; the name is copied at once.
+        unsafe {
+            let table = pg_sys::SPI_tuptable;
+            let desc = (*table).tupdesc;
+            assert!(
+                (*desc).natts == 3
+                    && pg_sys::SPI_gettypeid(desc, 1) == pg_sys::TEXTOID
+                    && pg_sys::SPI_gettypeid(desc, 2) == pg_sys::INT8OID
+                    && pg_sys::SPI_gettypeid(desc, 3) == pg_sys::INT8OID,
+                "the batch's insert selects a name, a position and a count"
+            );
+            for &row in std::slice::from_raw_parts((*table).vals, pg_sys::SPI_processed as usize) {
+                let mut is_null = false;
+                let name = pg_sys::SPI_getbinval(row, desc, 1, &mut is_null);
+                assert!(!is_null, "a stream name is NULL");
+                let name = text_bytes(name).to_vec();
+                let position = pg_sys::SPI_getbinval(row, desc, 2, &mut is_null);
+                let count = pg_sys::SPI_getbinval(row, desc, 3, &mut is_null);
+                inserted += count.value() as u64;
+                positions.insert(name, position.value() as i64);
+            }
+            pg_sys::SPI_freetuptable(table);
+        }
+        (inserted, positions)
     }
 
     fn prepare(&self, sql: &CStr, arg_types: &[Oid], cursor_options: i32) -> pg_sys::SPIPlanPtr {

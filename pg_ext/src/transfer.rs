@@ -36,14 +36,14 @@ use message_store_core::transfer::{
     export_line, import_lines, plan_import, ExportRead, ImportLine, Message, Row,
 };
 use message_store_core::write::CategoryLock;
-use message_store_core::Error;
+use message_store_core::{category, Error};
 use pgrx::pg_sys::{self, Datum};
 use pgrx::PgSqlErrorCode;
 
 use crate::fmgr::{check, database_is_utf8, sql_function};
 use crate::signatures::{export_messages, import_messages};
 use crate::spi::{Connection, Param, StoredColumns};
-use crate::{advisory_xact_lock, debug_get, debug_write, notice, shown};
+use crate::{advisory_xact_lock, debug_get, debug_write, notice, notify, shown};
 
 /// Microseconds from 1970-01-01 (a line's times) to 2000-01-01 (Postgres'
 /// timestamps).
@@ -250,6 +250,7 @@ sql_function! {
     |call| {
         use import_messages as f;
         refuse_transaction_snapshot();
+        let notify = notify::enabled();
         let lines = check(import_lines(call.utf8(f::LINES)));
         if lines.is_empty() {
             return Datum::from(0i64);
@@ -339,6 +340,16 @@ sql_function! {
             // the store, which leaves a gap in the global positions as a
             // rolled-back write does. It never moves back, so every
             // position it gives is still above every stored one.
+            if notify {
+                // The record keeps each category's highest position.
+                for line in &plan.rows {
+                    let message = &line.message;
+                    notify::record(
+                        category(message.stream_name.as_bytes()),
+                        message.global_position,
+                    );
+                }
+            }
             let highest_imported = last.message.global_position;
             sequence_moved = connection
                 .continue_sequence_after(highest_imported)
