@@ -79,7 +79,7 @@ for clients in 1 2 8; do
     off=$(printf '%s\n' "${off_runs[@]}" | median)
     on=$(printf '%s\n' "${on_runs[@]}" | median)
     ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a / b }')
-    echo "| $clients | $categories | $off | $on | $ratio |" | tee -a "$out"
+    printf '| %s | %s | %.0f | %.0f | %s |\n' "$clients" "$categories" "$off" "$on" "$ratio" | tee -a "$out"
   done
 done
 
