@@ -22,16 +22,26 @@ fn list<'a>(
     let result = call.set_result();
     let connection = Connection::connect();
     let walk = walk(&connection);
+    let streams = statement == Statement::Streams;
     if debug_get() {
-        notice(&[
+        let mut lines = vec![
             format!("» {name}"),
             format!("from ($1): {}", shown(Some(walk.from))),
             format!("skip_from ($2): {}", walk.skip_from),
             format!("limit ($3): {}", walk.limit),
-            format!("while_prefix ($4): {}", shown(Some(walk.while_prefix))),
-            format!("keep_prefix ($5): {}", shown(Some(walk.keep_prefix))),
-            format!("Generated Command: {}", spi::text(statement).sql()),
-        ]);
+        ];
+        if streams {
+            lines.push(format!(
+                "while_prefix ($4): {}",
+                shown(Some(walk.while_prefix))
+            ));
+            lines.push(format!(
+                "keep_prefix ($5): {}",
+                shown(Some(walk.keep_prefix))
+            ));
+        }
+        lines.push(format!("Generated Command: {}", spi::text(statement).sql()));
+        notice(&lines);
     }
     // SAFETY: a boolean datum holds the value itself.
     let skip = unsafe { Param::new(Some(Datum::from(walk.skip_from)), pg_sys::BOOLOID) };
@@ -40,7 +50,7 @@ fn list<'a>(
         skip,
         Param::int8(Some(walk.limit)),
     ];
-    if statement == Statement::Streams {
+    if streams {
         params.push(connection.bytes_param(walk.while_prefix));
         params.push(connection.bytes_param(walk.keep_prefix));
     }

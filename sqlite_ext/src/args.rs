@@ -176,4 +176,23 @@ mod tests {
             assert_eq!(ARG.text(ValueRef::Text(text)), Err(error.into()));
         }
     }
+
+    #[test]
+    fn name_text_passes_a_nul_on_for_the_listing_to_refuse() {
+        assert_eq!(
+            ARG.name_text(ValueRef::Text(b"a\0b")),
+            Ok(Some(&b"a\0b"[..]))
+        );
+        assert_eq!(ARG.name_text(ValueRef::Text(b"a-1")), Ok(Some(&b"a-1"[..])));
+        assert_eq!(ARG.name_text(ValueRef::Null), Ok(None));
+        // Text that is not UTF-8 is refused as any text argument is.
+        assert_eq!(
+            ARG.name_text(ValueRef::Text(b"\0\xff")),
+            Err("invalid byte sequence for encoding \"UTF8\": 0x00".into())
+        );
+        assert_eq!(
+            ARG.name_text(ValueRef::Blob(b"a")),
+            Err("get_stream_messages: argument \"position\" must be text, not a blob".into())
+        );
+    }
 }

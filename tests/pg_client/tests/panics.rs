@@ -51,8 +51,8 @@ fn create_function(function: &Function, library: &str) -> String {
 }
 
 /// A fresh database with the extension, and schema `probe` holding the
-/// probe library's category, write_message, write_batch and
-/// get_stream_messages.
+/// probe library's category, write_message, write_batch,
+/// get_stream_messages, get_streams and get_categories.
 fn probe_database(name: &str) -> Client {
     let (_db, mut client) = fresh_database(name);
     let library = probe_library();
@@ -62,6 +62,8 @@ fn probe_database(name: &str) -> Client {
         &signatures::write_message::FUNCTION,
         &signatures::write_batch::FUNCTION,
         &signatures::get_stream_messages::FUNCTION,
+        &signatures::get_streams::FUNCTION,
+        &signatures::get_categories::FUNCTION,
     ] {
         sql.push_str(&create_function(function, &library));
     }
@@ -278,6 +280,47 @@ fn a_panic_in_a_reader_aborts_its_subtransaction() {
         .batch_execute("RESET message_store.panic_probe")
         .unwrap();
     assert_eq!(types(&mut client), ["Opened", "Deposited", "Withdrawn"]);
+}
+
+#[test]
+fn a_panic_in_a_listing_is_an_sql_error() {
+    let mut client = probe_database("panics_listing");
+    let pid = backend_pid(&mut client);
+    write(&mut client, "account-1", "Opened");
+    let listings = [
+        (
+            "SELECT stream_name FROM probe.get_streams(NULL, NULL, 10)",
+            "message_store_get_streams",
+            "account-1",
+        ),
+        (
+            "SELECT category FROM probe.get_categories(NULL, 10)",
+            "message_store_get_categories",
+            "account",
+        ),
+    ];
+    for (listing, symbol, name) in listings {
+        let names = |client: &mut Client| -> Vec<String> {
+            client
+                .query(listing, &[])
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect()
+        };
+        assert_eq!(names(&mut client), [name]);
+        set_probe(&mut client, symbol);
+        assert_error(
+            client.query(listing, &[]),
+            "XX000",
+            &format!("panic probe in {symbol}"),
+        );
+        assert_same_backend_answers(&mut client, pid);
+        client
+            .batch_execute("RESET message_store.panic_probe")
+            .unwrap();
+        assert_eq!(names(&mut client), [name]);
+    }
 }
 
 #[test]
