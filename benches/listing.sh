@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Listing a store: get_streams and get_categories beside a GROUP BY query
-# giving the same rows (PERFORMANCE.md, "Listing streams and categories"),
+# giving the same rows (PERFORMANCE.md, "Reading beyond Message DB"),
 # on stores of 1,000,000 and 10,000,000 messages, on both engines. Each
 # query runs RUNS times (default 15) in one session after a warm-up run; the
 # median is reported.

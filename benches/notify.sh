@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Consumers woken on write (PERFORMANCE.md's "Notifications"), about 5
+# Consumers woken on write (PERFORMANCE.md's "Reading beyond Message DB"), about 5
 # minutes: write_message throughput with message_store.notify off and on,
 # 1, 2 and 8 writers, all to one category or each to its own (pgbench -M
 # prepared with benches/pg/scripts/write_ms.sql, the two settings'
@@ -58,7 +58,7 @@ bench_once() { # clients same setting seconds -> tps
 median() { sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
 
 {
-  echo "## write_message with message_store.notify off and on"
+  echo "### write_message with message_store.notify off and on"
   echo
   echo "pgbench -M prepared, benches/pg/scripts/write_ms.sql, median of $RUNS runs of ${SECONDS_PER_RUN} s, the settings alternating; one session LISTENs."
   echo
@@ -85,7 +85,7 @@ done
 
 {
   echo
-  echo "## Wake-up latency"
+  echo "### Wake-up latency"
   echo
   echo "One writer, $MESSAGES write_message calls with notify on, 10 to 40 ms apart; from the call sent to the consumer having read the message with get_category_messages."
   echo

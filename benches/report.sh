@@ -11,6 +11,9 @@
 #   MOVING_ONLY=1 bash benches/report.sh     # measures moving a store only (benches/transfer.sh
 #                                            # and benches/pg/adopt.sh, about 15 minutes the
 #                                            # first time) and replaces its section
+#   READING_ONLY=1 bash benches/report.sh    # measures get_all_messages, listing and
+#                                            # notifications only (benches/all_messages.sh,
+#                                            # listing.sh, notify.sh) and replaces their section
 #
 # SQLite: criterion (benches/benches/sqlite.rs), the extension beside a
 # prepared plain statement on the same connection and data. Postgres:
@@ -73,6 +76,37 @@ $(cat benches/moving_analysis.md)
 MOVING
 }
 
+# The section on reading beyond Message DB: benches/all_messages.sh's
+# tables, benches/listing.sh's and benches/notify.sh's, and
+# benches/reading_analysis.md as it is.
+reading_section() {
+  cat <<READING
+## Reading beyond Message DB
+
+\`bash benches/all_messages.sh\` (measured $(date -u -r "$results/all_messages.md" '+%Y-%m-%d %H:%M UTC')):
+what a reader polling \`get_all_messages\` costs \`write_message\` on Postgres,
+beside a reader polling a plain \`global_position >=\` query (which skips
+late commits), and the reader's latency per call while two writers write.
+
+$(cat "$results/all_messages.md")
+
+\`bash benches/listing.sh\` (measured $(date -u -r "$results/listing.md" '+%Y-%m-%d %H:%M UTC')):
+\`get_streams\` and \`get_categories\` on 1,000,000 and 10,000,000 messages, both
+engines, beside a \`GROUP BY\` query of the same result.
+
+$(cat "$results/listing.md")
+
+\`bash benches/notify.sh\` (measured $(date -u -r "$results/notify.md" '+%Y-%m-%d %H:%M UTC')):
+\`write_message\` with \`message_store.notify\` off and on, and the time from a
+writer's commit to a consumer's reading the message, woken by a notification
+or polling every 100 ms.
+
+$(cat "$results/notify.md")
+
+$(cat benches/reading_analysis.md)
+READING
+}
+
 # Replaces the section whose heading matches $1 with the file $2 (or adds
 # it before the memory section), leaving every other section as it was.
 replace_section() {
@@ -95,6 +129,20 @@ if [ "${MOVING_ONLY:-0}" = 1 ]; then
   replace_section "Moving a store" "$section"
   rm -f "$section"
   echo "wrote the moving section of PERFORMANCE.md"
+  exit 0
+fi
+
+if [ "${READING_ONLY:-0}" = 1 ]; then
+  if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
+    bash benches/all_messages.sh >/dev/null
+    bash benches/listing.sh >/dev/null
+    bash benches/notify.sh >/dev/null
+  fi
+  section=$(mktemp)
+  reading_section > "$section"
+  replace_section "Reading beyond Message DB" "$section"
+  rm -f "$section"
+  echo "wrote the reading section of PERFORMANCE.md"
   exit 0
 fi
 
@@ -121,6 +169,9 @@ if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
   BATCH_SKIP_INSTALL=1 bash benches/batch.sh
   TRANSFER_SKIP_INSTALL=1 bash benches/transfer.sh >/dev/null
   bash benches/pg/adopt.sh | tee "$results/adopt.txt" >/dev/null
+  ALL_SKIP_INSTALL=1 bash benches/all_messages.sh >/dev/null
+  bash benches/listing.sh >/dev/null
+  NOTIFY_SKIP_INSTALL=1 bash benches/notify.sh >/dev/null
   cargo run -q --release -p message_store_benches --bin memory > "$results/sqlite-memory.md"
   bash benches/pg/memory.sh > "$results/postgres-memory.md"
   if [ "${SCALING:-0}" = 1 ]; then
@@ -179,6 +230,8 @@ $pg_table
 $(batch_section)
 
 $(moving_section)
+
+$(reading_section)
 HEAD
   cat <<MEMORY
 
