@@ -395,3 +395,141 @@ pub fn messages_as_text(client: &mut Client) -> Vec<String> {
         .map(|row| row.get(0))
         .collect()
 }
+
+/// A throwaway cluster of its own, for what the shared test cluster cannot
+/// be (a setting that needs a restart, a standby): on a free local port,
+/// its data directory under `target/`, run as the `postgres` OS user when
+/// the tests run as root. Dropping it stops the server and removes the
+/// files.
+pub struct ThrowawayCluster {
+    dir: std::path::PathBuf,
+    port: u16,
+    ids: Option<(u32, u32)>,
+}
+
+impl ThrowawayCluster {
+    fn command(&self, program: &str) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new(
+            std::path::Path::new("/usr/lib/postgresql/15/bin").join(program),
+        );
+        if let Some((uid, gid)) = self.ids {
+            command.uid(uid).gid(gid);
+        }
+        command.stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// A cluster's directory, port and OS user, before anything is in it.
+    fn new(name: &str) -> ThrowawayCluster {
+        use std::os::unix::fs::MetadataExt;
+        let ids = (std::fs::metadata("/proc/self").unwrap().uid() == 0).then(|| {
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+            let line = passwd
+                .lines()
+                .find(|line| line.starts_with("postgres:"))
+                .expect("a postgres OS user to run Postgres as");
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields[2].parse().unwrap(), fields[3].parse().unwrap())
+        });
+        let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target"))
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Some((uid, gid)) = ids {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        ThrowawayCluster { dir, port, ids }
+    }
+
+    fn run(&self, command: &mut std::process::Command, what: &str) {
+        let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            output.status.success(),
+            "{what}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Starts the server with `settings` (`-c name=value` each) and waits
+    /// until it takes connections.
+    fn start_server(&self, settings: &[&str]) {
+        let mut options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
+            self.port,
+            self.dir.display()
+        );
+        for setting in settings {
+            options.push_str(&format!(" -c {setting}"));
+        }
+        let mut command = self.command("pg_ctl");
+        command
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-w", "-l"])
+            .arg(self.dir.join("log"))
+            .args(["-o", &options, "start"]);
+        self.run(&mut command, "pg_ctl start");
+    }
+
+    /// A new cluster (initdb, trust authentication, no locale), started
+    /// with `settings`.
+    pub fn start(name: &str, settings: &[&str]) -> ThrowawayCluster {
+        let cluster = ThrowawayCluster::new(name);
+        let mut command = cluster.command("initdb");
+        command
+            .args(["--auth=trust", "--username=postgres", "--encoding=UTF8"])
+            .arg("--no-locale")
+            .arg("--pgdata")
+            .arg(cluster.dir.join("data"));
+        cluster.run(&mut command, "initdb");
+        cluster.start_server(settings);
+        cluster
+    }
+
+    /// A hot standby of `primary`, made with `pg_basebackup -R` (which
+    /// writes its connection to the primary), started.
+    pub fn standby_of(primary: &ThrowawayCluster, name: &str) -> ThrowawayCluster {
+        let standby = ThrowawayCluster::new(name);
+        let mut command = standby.command("pg_basebackup");
+        command
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-R", "-X", "stream"])
+            .args(["-p", &primary.port.to_string()])
+            .arg("-D")
+            .arg(standby.dir.join("data"));
+        standby.run(&mut command, "pg_basebackup");
+        standby.start_server(&["hot_standby=on"]);
+        standby
+    }
+
+    /// A superuser connection to database `db`.
+    pub fn connect(&self, db: &str) -> Client {
+        Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname={db}",
+                self.port
+            ),
+            NoTls,
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for ThrowawayCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

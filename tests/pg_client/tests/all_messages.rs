@@ -18,7 +18,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use message_store_pg_tests::{assert_error, connect, fresh_database, new_id, write};
+use message_store_pg_tests::{
+    assert_error, connect, fresh_database, new_id, write, ThrowawayCluster,
+};
 use postgres::Client;
 
 const WRITERS: usize = 4;
@@ -298,16 +300,11 @@ fn wait_until_waiting_on_a_transaction(observer: &mut Client, pid: i32) {
     }
 }
 
-#[test]
-fn a_read_waits_for_a_writer_in_flight_and_then_returns_its_message() {
-    let (db, mut first) = fresh_database("all_waits");
-    write(&mut first, "early-1", "T");
-    let mut late = db_connect(&db);
-    late.batch_execute("BEGIN").unwrap();
-    write(&mut late, "late-1", "T");
-    // A message drawn after the late one commits first.
-    write(&mut first, "other-1", "T");
-    let mut reader = db_connect(&db);
+/// Calls `get_all_messages()` from a session of its own on a thread;
+/// returns the session's pid and the thread, which returns each message's
+/// global position and stream name.
+fn read_all_in_background(db: &str) -> (i32, thread::JoinHandle<Vec<(i64, String)>>) {
+    let mut reader = db_connect(db);
     let pid = backend_pid(&mut reader);
     let read = thread::spawn(move || {
         reader
@@ -317,9 +314,22 @@ fn a_read_waits_for_a_writer_in_flight_and_then_returns_its_message() {
             )
             .unwrap()
             .iter()
-            .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
-            .collect::<Vec<_>>()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
     });
+    (pid, read)
+}
+
+#[test]
+fn a_read_waits_for_a_writer_in_flight_and_then_returns_its_message() {
+    let (db, mut first) = fresh_database("all_waits");
+    write(&mut first, "early-1", "T");
+    let mut late = db_connect(&db);
+    late.batch_execute("BEGIN").unwrap();
+    write(&mut late, "late-1", "T");
+    // A message drawn after the late one commits first.
+    write(&mut first, "other-1", "T");
+    let (pid, read) = read_all_in_background(&db);
     let mut observer = db_connect(&db);
     wait_until_waiting_on_a_transaction(&mut observer, pid);
     // The writer's lock held by an idle transaction: the reader still waits.
@@ -343,22 +353,10 @@ fn a_writer_in_flight_that_rolls_back_leaves_a_hole_the_reader_goes_past() {
     late.batch_execute("BEGIN").unwrap();
     write(&mut late, "late-1", "T");
     write(&mut first, "other-1", "T");
-    let mut reader = db_connect(&db);
-    let pid = backend_pid(&mut reader);
-    let read = thread::spawn(move || {
-        reader
-            .query(
-                "SELECT global_position FROM message_store.get_all_messages()",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| row.get::<_, i64>(0))
-            .collect::<Vec<_>>()
-    });
+    let (pid, read) = read_all_in_background(&db);
     wait_until_waiting_on_a_transaction(&mut db_connect(&db), pid);
     late.batch_execute("ROLLBACK").unwrap();
-    assert_eq!(read.join().unwrap(), [2]);
+    assert_eq!(read.join().unwrap(), [(2, "other-1".to_string())]);
 }
 
 #[test]
@@ -542,4 +540,59 @@ fn arguments_take_the_category_readers_rules() {
     assert_eq!(row.get::<_, String>(5), "{}");
     assert_eq!(row.get::<_, Option<String>>(6), None);
     assert!(row.get::<_, bool>(7));
+}
+
+/// On a hot standby the primary's locks are not visible, so the call
+/// cannot know which writers are in flight: it is refused, while the
+/// category reader works there.
+#[test]
+fn on_a_hot_standby_it_is_refused() {
+    let primary = ThrowawayCluster::start("all-primary", &[]);
+    let mut writer = primary.connect("postgres");
+    writer
+        .batch_execute("CREATE EXTENSION message_store")
+        .unwrap();
+    write(&mut writer, "replicated-1", "T");
+    let standby = ThrowawayCluster::standby_of(&primary, "all-standby");
+    let mut reader = standby.connect("postgres");
+    write(&mut writer, "replicated-2", "T");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let replayed: i64 = reader
+            .query_one("SELECT count(*) FROM message_store.messages", &[])
+            .unwrap()
+            .get(0);
+        if replayed == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby replayed {replayed} of 2"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let in_recovery: bool = reader
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .unwrap()
+        .get(0);
+    assert!(in_recovery);
+    assert_error(
+        reader.query("SELECT * FROM message_store.get_all_messages()", &[]),
+        "0A000",
+        "get_all_messages cannot run on a standby: the primary's writers still in flight, \
+         which it waits for, are not visible during recovery; read every category on the \
+         primary",
+    );
+    let rows = reader
+        .query(
+            "SELECT global_position FROM message_store.get_category_messages('replicated')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    // The same call on the primary reads both.
+    let rows = writer
+        .query("SELECT * FROM message_store.get_all_messages()", &[])
+        .unwrap();
+    assert_eq!(rows.len(), 2);
 }

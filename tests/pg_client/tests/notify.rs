@@ -4,11 +4,6 @@
 //! position written to each, as `{"category":…,"global_position":…}`.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -16,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use message_store_pg_tests::*;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 /// How long a listener waits before it takes it that nothing more comes.
 const QUIET: Duration = Duration::from_millis(400);
@@ -500,111 +495,15 @@ fn a_consumer_that_reconnects_reads_every_message_once() {
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), all.len());
 }
 
-/// A throwaway cluster with `max_prepared_transactions` above 0 (the
-/// shared test cluster has 0), on a free local port, its data directory
-/// under `target/`; dropping it stops the server and removes the files.
-struct PreparingCluster {
-    dir: PathBuf,
-    port: u16,
-    ids: Option<(u32, u32)>,
-}
-
-impl PreparingCluster {
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(Path::new("/usr/lib/postgresql/15/bin").join(program));
-        if let Some((uid, gid)) = self.ids {
-            command.uid(uid).gid(gid);
-        }
-        command.stdin(Stdio::null());
-        command
-    }
-
-    fn start() -> PreparingCluster {
-        let ids = (fs::metadata("/proc/self").unwrap().uid() == 0).then(|| {
-            let passwd = fs::read_to_string("/etc/passwd").unwrap();
-            let line = passwd
-                .lines()
-                .find(|line| line.starts_with("postgres:"))
-                .expect("a postgres OS user to run Postgres as");
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields[2].parse().unwrap(), fields[3].parse().unwrap())
-        });
-        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target"))
-            .join(format!("notify-prepare-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        if let Some((uid, gid)) = ids {
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = PreparingCluster { dir, port, ids };
-        let data = cluster.dir.join("data");
-        let status = cluster
-            .command("initdb")
-            .args(["--auth=trust", "--username=postgres", "--encoding=UTF8"])
-            .arg("--no-locale")
-            .arg("--pgdata")
-            .arg(&data)
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "initdb");
-        let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-             -c max_prepared_transactions=4",
-            cluster.dir.display()
-        );
-        let status = cluster
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .args(["-w", "-l"])
-            .arg(cluster.dir.join("log"))
-            .args(["-o", &options, "start"])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "pg_ctl start");
-        cluster
-    }
-
-    fn connect(&self) -> Client {
-        Client::connect(
-            &format!(
-                "host=127.0.0.1 port={} user=postgres dbname=postgres",
-                self.port
-            ),
-            NoTls,
-        )
-        .unwrap()
-    }
-}
-
-impl Drop for PreparingCluster {
-    fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "-w", "stop"])
-            .stdout(Stdio::null())
-            .status();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn prepare_transaction_works_with_the_setting_on_and_notifies_nothing() {
-    let cluster = PreparingCluster::start();
-    let mut writer = cluster.connect();
+    // The shared test cluster has max_prepared_transactions 0.
+    let cluster = ThrowawayCluster::start("notify-prepare", &["max_prepared_transactions=4"]);
+    let mut writer = cluster.connect("postgres");
     writer
         .batch_execute("CREATE EXTENSION message_store; SET message_store.notify = on")
         .unwrap();
-    let mut listener = cluster.connect();
+    let mut listener = cluster.connect("postgres");
     listener.batch_execute("LISTEN message_store").unwrap();
 
     writer.batch_execute("BEGIN").unwrap();

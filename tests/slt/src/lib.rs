@@ -299,6 +299,26 @@ pub fn run_corpus<E: Engine>(mut open: impl FnMut(&str) -> E) {
     );
 }
 
+/// The prefixes both engines' listing tests page `get_streams` through:
+/// a category's, one a name starts with but is not a category, one of a
+/// name exactly, names above ASCII, case, none, and the empty prefix.
+pub const LISTING_PREFIXES: &[&str] = &[
+    "account",
+    "account-",
+    "account-2",
+    "accounts",
+    "a",
+    "A",
+    "a-",
+    "caf",
+    "café",
+    "ü",
+    "日",
+    "z",
+    "none",
+    "",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
