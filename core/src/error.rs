@@ -31,6 +31,10 @@ pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
 /// SQLSTATE `22008` (datetime_field_overflow).
 pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
+/// SQLSTATE `22004` (null_value_not_allowed).
+pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
+/// SQLSTATE `25006` (read_only_sql_transaction).
+pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
 
 /// How a possibly-NULL argument is printed inside an error text, as
 /// PL/pgSQL's `RAISE` prints it.
@@ -165,6 +169,34 @@ pub enum Error {
     InvalidNotifySetting {
         value: String,
     },
+    /// A retention or erasure function's required argument given NULL.
+    RetentionArgumentNull {
+        function: &'static str,
+        argument: &'static str,
+    },
+    /// A removal's limit below 1.
+    RetentionLimitTooSmall {
+        function: &'static str,
+        limit: i64,
+    },
+    /// `remove_messages` with neither a time nor a global position bound.
+    RemovalUnbounded,
+    /// A retention policy kind that is not one of `retention::Keep::KINDS`.
+    UnknownRetentionKind {
+        kind: String,
+    },
+    /// A retention policy amount below 1.
+    RetentionAmountTooSmall {
+        kind: &'static str,
+        amount: i64,
+    },
+    /// A function that writes, called where nothing can be written: on a
+    /// hot standby (`standby`), or in a read-only transaction. Raised
+    /// before the function does any work.
+    ReadOnly {
+        function: &'static str,
+        standby: bool,
+    },
 }
 
 impl Error {
@@ -207,6 +239,12 @@ impl Error {
             Error::ListingLimitTooSmall { .. } => INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
             Error::ListingNul { .. } => CHARACTER_NOT_IN_REPERTOIRE,
             Error::InvalidNotifySetting { .. } => INVALID_PARAMETER_VALUE,
+            Error::RetentionArgumentNull { .. } => NULL_VALUE_NOT_ALLOWED,
+            Error::RetentionLimitTooSmall { .. } => INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
+            Error::RemovalUnbounded
+            | Error::UnknownRetentionKind { .. }
+            | Error::RetentionAmountTooSmall { .. } => INVALID_PARAMETER_VALUE,
+            Error::ReadOnly { .. } => READ_ONLY_SQL_TRANSACTION,
             _ => RAISE_EXCEPTION,
         }
     }
@@ -335,6 +373,38 @@ impl fmt::Display for Error {
                 "invalid value for parameter \"message_store.notify\": \"{value}\" \
                  (a Boolean: on, off, true, false, yes, no, 1, 0)"
             ),
+            Error::RetentionArgumentNull { function, argument } => {
+                write!(f, "{function}: {argument} must not be NULL")
+            }
+            Error::RetentionLimitTooSmall { function, limit } => {
+                write!(f, "{function}: limit must be at least 1 (limit: {limit})")
+            }
+            Error::RemovalUnbounded => write!(
+                f,
+                "remove_messages: before_time and before_global_position are both NULL; \
+                 give at least one bound (with neither, every message but each stream's last \
+                 would go)"
+            ),
+            Error::UnknownRetentionKind { kind } => write!(
+                f,
+                "unknown retention policy kind: \"{kind}\" (the kinds are keep_seconds and keep_last)"
+            ),
+            Error::RetentionAmountTooSmall { kind, amount } => write!(
+                f,
+                "retention policy {kind} needs an amount of at least 1 (amount: {amount})"
+            ),
+            Error::ReadOnly {
+                function,
+                standby: true,
+            } => write!(
+                f,
+                "cannot execute {function} during recovery: this server is a standby, \
+                 which is read-only; write on the primary"
+            ),
+            Error::ReadOnly {
+                function,
+                standby: false,
+            } => write!(f, "cannot execute {function} in a read-only transaction"),
         }
     }
 }

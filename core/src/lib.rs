@@ -10,6 +10,7 @@ pub mod listing;
 pub mod notify;
 pub mod read;
 pub mod release;
+pub mod retention;
 pub mod statement;
 pub mod stream_name;
 pub mod text;

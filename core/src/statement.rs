@@ -67,10 +67,24 @@ pub enum Statement {
     /// to 3 as [`Statement::Streams`]), each category with its highest
     /// global position.
     Categories,
+    /// `remove_messages` of one stream ([`crate::retention::Removal`]):
+    /// parameters 1 the stream name, 2 the time bound or NULL, 3 the global
+    /// position bound or NULL, 4 the limit, 5 `keep_last`. It deletes the
+    /// stream's messages below every bound given with at least `keep_last`
+    /// of its messages after them, lowest position first, at most the limit,
+    /// and its count of rows is the call's answer.
+    RemoveFromStream,
+    /// `remove_messages` of a category and the retention policies: as
+    /// [`Statement::RemoveFromStream`] over every stream of category 1,
+    /// lowest global position first.
+    RemoveFromCategory,
+    /// `redact_stream`: data and metadata of every message of stream 1 set
+    /// to NULL; its count of rows is the call's answer.
+    RedactStream,
 }
 
 impl Statement {
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 25;
 
     /// Every statement, in the order of [`Statement::index`].
     pub const ALL: [Statement; Statement::COUNT] = [
@@ -96,6 +110,9 @@ impl Statement {
         Statement::AllReadBound,
         Statement::Streams,
         Statement::Categories,
+        Statement::RemoveFromStream,
+        Statement::RemoveFromCategory,
+        Statement::RedactStream,
     ];
 
     /// A dense index, for a table of one kept statement per kind.

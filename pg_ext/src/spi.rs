@@ -338,6 +338,52 @@ pub fn text(statement: Statement) -> Text<'static> {
              WHERE NOT ($2 AND c.category OPERATOR(pg_catalog.=) $1::pg_catalog.varchar)",
             " LIMIT $3",
         ),
+        // Retention (core's `retention::Removal`): the ids of at most $4
+        // messages below every bound given ($2 a timestamptz, compared
+        // with the stored UTC time; $3 a global position), each with at
+        // least $5 messages of its stream after it, then one delete of
+        // them by primary key. A NULL bound is no bound; the coalesced
+        // bounds stay plain comparisons, so the global position bound
+        // limits the index range.
+        Statement::RemoveFromStream => (
+            "DELETE FROM message_store.messages WHERE global_position \
+             OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT m.global_position \
+             FROM message_store.messages m WHERE m.stream_name OPERATOR(pg_catalog.=) $1 \
+             AND m.position OPERATOR(pg_catalog.<=) ((SELECT pg_catalog.max(s.position) \
+             FROM message_store.messages s WHERE s.stream_name OPERATOR(pg_catalog.=) $1) \
+             OPERATOR(pg_catalog.-) $5) \
+             AND m.global_position OPERATOR(pg_catalog.<) \
+             COALESCE($3, 9223372036854775807::pg_catalog.int8) \
+             AND m.time OPERATOR(pg_catalog.<) COALESCE(pg_catalog.timezone('utc', $2), \
+             'infinity'::pg_catalog.timestamp) \
+             ORDER BY m.position LIMIT $4))",
+            "",
+        ),
+        // The same over a category, through `messages_category` in global
+        // position order; each stream's last position is one probe of
+        // `messages_stream` backwards.
+        Statement::RemoveFromCategory => (
+            "DELETE FROM message_store.messages WHERE global_position \
+             OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT m.global_position \
+             FROM message_store.messages m \
+             WHERE message_store.category(m.stream_name) OPERATOR(pg_catalog.>=) $1 \
+             AND message_store.category(m.stream_name) OPERATOR(pg_catalog.<=) $1 \
+             AND m.global_position OPERATOR(pg_catalog.<) \
+             COALESCE($3, 9223372036854775807::pg_catalog.int8) \
+             AND m.time OPERATOR(pg_catalog.<) COALESCE(pg_catalog.timezone('utc', $2), \
+             'infinity'::pg_catalog.timestamp) \
+             AND m.position OPERATOR(pg_catalog.<=) ((SELECT pg_catalog.max(s.position) \
+             FROM message_store.messages s \
+             WHERE s.stream_name OPERATOR(pg_catalog.=) m.stream_name) \
+             OPERATOR(pg_catalog.-) $5) \
+             ORDER BY message_store.category(m.stream_name), m.global_position LIMIT $4))",
+            "",
+        ),
+        Statement::RedactStream => (
+            "UPDATE message_store.messages SET data = NULL, metadata = NULL \
+             WHERE stream_name OPERATOR(pg_catalog.=) $1",
+            "",
+        ),
     };
     Text { filtered, order }
 }
@@ -389,6 +435,14 @@ pub fn arg_types(statement: Statement) -> &'static [Oid] {
             pg_sys::TEXTOID,
         ],
         Statement::Categories => &[pg_sys::TEXTOID, pg_sys::BOOLOID, pg_sys::INT8OID],
+        Statement::RemoveFromStream | Statement::RemoveFromCategory => &[
+            pg_sys::TEXTOID,
+            pg_sys::TIMESTAMPTZOID,
+            pg_sys::INT8OID,
+            pg_sys::INT8OID,
+            pg_sys::INT8OID,
+        ],
+        Statement::RedactStream => &[pg_sys::TEXTOID],
     }
 }
 

@@ -219,6 +219,43 @@ pub fn text(statement: Statement) -> Text<'static> {
             ),
             " LIMIT ?3",
         ),
+        // Retention (core's `retention::Removal`): at most ?4 messages
+        // below every bound given (?2 a stored-time text, which compares
+        // as text in time order; ?3 a global position), each with at least
+        // ?5 messages of its stream after it, lowest position first.
+        Statement::RemoveFromStream => (
+            concat!(
+                "DELETE FROM main.messages WHERE global_position IN (",
+                "SELECT m.global_position FROM main.messages m WHERE m.stream_name = ?1 ",
+                "AND m.position <= (SELECT max(s.position) FROM main.messages s ",
+                "WHERE s.stream_name = ?1) - ?5 ",
+                "AND m.global_position < coalesce(?3, 9223372036854775807) ",
+                "AND (?2 IS NULL OR m.time < ?2) ",
+                "ORDER BY m.position LIMIT ?4)"
+            ),
+            "",
+        ),
+        // The same over a category, through `messages_category` in global
+        // position order; each stream's last position is one probe of
+        // `messages_stream` backwards.
+        Statement::RemoveFromCategory => (
+            concat!(
+                "DELETE FROM main.messages WHERE global_position IN (",
+                "SELECT m.global_position FROM main.messages m WHERE ",
+                category_of_stream_name!(),
+                " = ?1 ",
+                "AND m.global_position < coalesce(?3, 9223372036854775807) ",
+                "AND (?2 IS NULL OR m.time < ?2) ",
+                "AND m.position <= (SELECT max(s.position) FROM main.messages s ",
+                "WHERE s.stream_name = m.stream_name) - ?5 ",
+                "ORDER BY m.global_position LIMIT ?4)"
+            ),
+            "",
+        ),
+        Statement::RedactStream => (
+            "UPDATE main.messages SET data = NULL, metadata = NULL WHERE stream_name = ?1",
+            "",
+        ),
     };
     Text { filtered, order }
 }
