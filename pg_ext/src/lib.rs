@@ -6,6 +6,7 @@ mod condition;
 mod fmgr;
 mod listing;
 mod notify;
+mod replica;
 pub mod signatures;
 mod spi;
 mod transfer;
@@ -203,6 +204,7 @@ sql_function! {
         = write_message::FUNCTION;
     |call| {
         use write_message as f;
+        replica::refuse_read_only("write_message");
         let stream_name = call.bytes(f::STREAM_NAME);
         let expected_version = call.i64(f::EXPECTED_VERSION);
         let debug = debug_write();
@@ -377,6 +379,7 @@ sql_function! {
         = write_messages::FUNCTION;
     |call| {
         use write_messages as f;
+        replica::refuse_read_only("write_messages");
         let json = call.jsonb_out(f::MESSAGES);
         let batch = check(Batch::of_write_messages(
             call.bytes(f::STREAM_NAME),
@@ -413,6 +416,7 @@ sql_function! {
     fn message_store_write_batch / pg_finfo_message_store_write_batch = write_batch::FUNCTION;
     |call| {
         use write_batch as f;
+        replica::refuse_read_only("write_batch");
         let json = call.jsonb_out(f::BATCH);
         let batch = check(Batch::of_write_batch(json.as_deref()));
         let idempotent = call.bool(f::IDEMPOTENT).unwrap_or(false);

@@ -249,6 +249,7 @@ sql_function! {
         = import_messages::FUNCTION;
     |call| {
         use import_messages as f;
+        crate::replica::refuse_read_only("import_messages");
         refuse_transaction_snapshot();
         let notify = notify::enabled();
         let lines = check(import_lines(call.utf8(f::LINES)));
