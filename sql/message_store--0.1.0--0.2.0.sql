@@ -166,6 +166,54 @@ RETURNS SETOF message_store.category_listing
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_get_categories';
 
+-- Read-your-writes on a hot standby. write_position(), called on the
+-- primary after a write has committed, is the WAL insert position then,
+-- which is past that commit's record whichever server connection answers
+-- it (behind a pooler too); wait_for_replay(lsn, timeout_ms) on a standby
+-- waits until the standby has replayed the WAL up to it, so that the next
+-- statement's snapshot sees the write, and says whether it got there in
+-- time. On a server that is not in recovery every committed write is
+-- visible already, and it answers true at once.
+CREATE FUNCTION message_store.write_position()
+RETURNS pg_lsn
+VOLATILE
+LANGUAGE sql
+AS $$
+  SELECT pg_catalog.pg_current_wal_insert_lsn()
+$$;
+
+CREATE FUNCTION message_store.wait_for_replay(
+  lsn pg_lsn,
+  timeout_ms integer DEFAULT 5000
+)
+RETURNS boolean
+VOLATILE
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  _deadline timestamptz;
+BEGIN
+  IF lsn IS NULL THEN
+    RAISE EXCEPTION 'wait_for_replay: lsn must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF timeout_ms IS NULL OR timeout_ms < 0 THEN
+    RAISE EXCEPTION 'wait_for_replay: timeout_ms must be 0 or more (timeout_ms: %)',
+      coalesce(timeout_ms::text, '<NULL>') USING ERRCODE = '22023';
+  END IF;
+  _deadline := clock_timestamp() + make_interval(secs => timeout_ms / 1000.0);
+  LOOP
+    IF NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= lsn THEN
+      RETURN true;
+    END IF;
+    IF clock_timestamp() >= _deadline THEN
+      RETURN false;
+    END IF;
+    PERFORM pg_sleep(0.001);
+  END LOOP;
+END;
+$$;
+
 -- The installing role's privileges. Installed by a role that is not a
 -- superuser, every object here is the bootstrap superuser's; the
 -- extension's owner gets what running the store takes, each with grant

@@ -190,6 +190,8 @@ const ALLOWED_DIFFERENCES: &[Allowed] = &[
     ("function get_all_messages", "exists", Some("yes"), None, "the extension's reader of every category in global order (Message DB has none)"),
     ("function get_streams", "exists", Some("yes"), None, "the extension's stream listing (Message DB has none)"),
     ("function get_categories", "exists", Some("yes"), None, "the extension's category listing (Message DB has none)"),
+    ("function write_position", "exists", Some("yes"), None, "the extension's read-your-writes position (Message DB has none)"),
+    ("function wait_for_replay", "exists", Some("yes"), None, "the extension's read-your-writes wait on a standby (Message DB has none)"),
     ("relation stream_listing", "exists", Some("yes"), None, "get_streams' row type"),
     ("type stream_listing", "exists", Some("yes"), None, "get_streams' row type"),
     ("type _stream_listing", "exists", Some("yes"), None, "the array type of get_streams' row type"),
