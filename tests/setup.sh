@@ -5,7 +5,9 @@
 # Debian's PostgreSQL 15 with its server headers, clang for pgrx's bindings,
 # cargo-pgrx 0.18.1, its configuration for the system pg_config, the
 # running cluster 15/main on port 5432, and password login for the tests
-# (role postgres, password postgres, over 127.0.0.1).
+# (role postgres, password postgres, over 127.0.0.1); and Debian's
+# PgBouncer, which the pooler tests start on ports of their own (Debian may
+# start a pgbouncer service of its own on 6432, which no test uses).
 set -euo pipefail
 
 bash "$(dirname "$0")/setup-sqlite.sh"
@@ -15,7 +17,7 @@ PGRX_VERSION=0.18.1
 
 source "$(dirname "$0")/lib.sh"
 
-install_packages postgresql-15 postgresql-client-15 postgresql-server-dev-15 clang libclang-dev pkg-config
+install_packages postgresql-15 postgresql-client-15 postgresql-server-dev-15 clang libclang-dev pkg-config pgbouncer
 
 if ! cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
   echo "setup: installing cargo-pgrx $PGRX_VERSION"

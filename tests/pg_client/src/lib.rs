@@ -396,6 +396,43 @@ pub fn messages_as_text(client: &mut Client) -> Vec<String> {
         .collect()
 }
 
+/// The uid and gid of the `postgres` OS user when the tests run as root
+/// (Postgres and PgBouncer refuse to run as root), `None` otherwise (they
+/// run as the user the tests run as).
+fn server_os_user() -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    (std::fs::metadata("/proc/self").unwrap().uid() == 0).then(|| {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+        let line = passwd
+            .lines()
+            .find(|line| line.starts_with("postgres:"))
+            .expect("a postgres OS user to run Postgres and PgBouncer as");
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields[2].parse().unwrap(), fields[3].parse().unwrap())
+    })
+}
+
+/// An empty directory `target/<name>-<pid>` owned by `ids` (when given).
+fn throwaway_directory(name: &str, ids: Option<(u32, u32)>) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target"))
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    if let Some((uid, gid)) = ids {
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+    }
+    dir
+}
+
+/// A local TCP port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A throwaway cluster of its own, for what the shared test cluster cannot
 /// be (a setting that needs a restart, a standby): on a free local port,
 /// its data directory under `target/`, run as the `postgres` OS user when
@@ -422,29 +459,13 @@ impl ThrowawayCluster {
 
     /// A cluster's directory, port and OS user, before anything is in it.
     fn new(name: &str) -> ThrowawayCluster {
-        use std::os::unix::fs::MetadataExt;
-        let ids = (std::fs::metadata("/proc/self").unwrap().uid() == 0).then(|| {
-            let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-            let line = passwd
-                .lines()
-                .find(|line| line.starts_with("postgres:"))
-                .expect("a postgres OS user to run Postgres as");
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields[2].parse().unwrap(), fields[3].parse().unwrap())
-        });
-        let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target"))
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        if let Some((uid, gid)) = ids {
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+        let ids = server_os_user();
+        let dir = throwaway_directory(name, ids);
+        ThrowawayCluster {
+            dir,
+            port: free_port(),
+            ids,
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        ThrowawayCluster { dir, port, ids }
     }
 
     fn run(&self, command: &mut std::process::Command, what: &str) {
@@ -531,5 +552,231 @@ impl Drop for ThrowawayCluster {
             .stdout(std::process::Stdio::null())
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A PgBouncer of its own (Debian's `pgbouncer`, installed by
+/// tests/setup.sh) in transaction mode, in front of one Postgres server:
+/// config, auth file, pid file and log in a throwaway directory under
+/// `target/`, on a free local port, run as the `postgres` OS user when the
+/// tests run as root (PgBouncer refuses to run as root). Every database of
+/// the server is reachable through it (`* =`), with one pool per database
+/// and user. Dropping it stops the process and removes the files.
+///
+/// Logins are checked against a userlist of plain passwords (SCRAM from the
+/// client), so PgBouncer can log in to a server that stores SCRAM secrets:
+/// the admin string's superuser is in it from the start, other roles come
+/// with [`Pooler::add_user`].
+pub struct Pooler {
+    dir: std::path::PathBuf,
+    port: u16,
+    users: Mutex<Vec<(String, String)>>,
+    process: std::process::Child,
+}
+
+impl Pooler {
+    /// The program, as Debian installs it.
+    pub const PROGRAM: &'static str = "/usr/sbin/pgbouncer";
+
+    /// A pooler in front of the server of the admin connection string (the
+    /// test cluster), `pool_size` server connections per database and user.
+    pub fn start_for_test_cluster(name: &str, pool_size: u32, settings: &[&str]) -> Pooler {
+        let config: postgres::Config = admin_connection_string().parse().unwrap();
+        let host = match config.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(host)) => host.clone(),
+            other => panic!("the admin connection string names no TCP host: {other:?}"),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        Pooler::start(
+            name,
+            &format!("host={host} port={port}"),
+            pool_size,
+            settings,
+        )
+    }
+
+    /// A pooler in front of the server that `server` (libpq-style
+    /// `host=… port=…`, as PgBouncer's `[databases]` lines take it) names,
+    /// in transaction mode with `pool_size` server connections per database
+    /// and user; `settings` (`name = value` each) are further lines of its
+    /// `[pgbouncer]` section, and override the ones here. Waits until it
+    /// takes connections.
+    pub fn start(name: &str, server: &str, pool_size: u32, settings: &[&str]) -> Pooler {
+        let ids = server_os_user();
+        let dir = throwaway_directory(name, ids);
+        let port = free_port();
+        let config: postgres::Config = admin_connection_string().parse().unwrap();
+        let user = config.get_user().expect("a user in the admin string");
+        let password = String::from_utf8(
+            config
+                .get_password()
+                .expect("a password in the admin string")
+                .to_vec(),
+        )
+        .unwrap();
+        let mut lines = vec![
+            "[databases]".to_string(),
+            format!("* = {server}"),
+            String::new(),
+            "[pgbouncer]".to_string(),
+            "listen_addr = 127.0.0.1".to_string(),
+            format!("listen_port = {port}"),
+            format!("unix_socket_dir = {}", dir.display()),
+            "auth_type = scram-sha-256".to_string(),
+            format!("auth_file = {}", dir.join("userlist.txt").display()),
+            format!("admin_users = {user}"),
+            "pool_mode = transaction".to_string(),
+            format!("default_pool_size = {pool_size}"),
+            "min_pool_size = 0".to_string(),
+            "reserve_pool_size = 0".to_string(),
+            "max_client_conn = 100".to_string(),
+            format!("logfile = {}", dir.join("pgbouncer.log").display()),
+            format!("pidfile = {}", dir.join("pgbouncer.pid").display()),
+        ];
+        // A later line of the same name wins in PgBouncer's ini reader.
+        lines.extend(settings.iter().map(|setting| setting.to_string()));
+        let config_path = dir.join("pgbouncer.ini");
+        write_owned(&config_path, &(lines.join("\n") + "\n"), ids);
+        let users = vec![(user.to_string(), password)];
+        write_owned(&dir.join("userlist.txt"), &userlist(&users), ids);
+
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new(Pooler::PROGRAM);
+        if let Some((uid, gid)) = ids {
+            command.uid(uid).gid(gid);
+        }
+        let process = command
+            .arg(&config_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (tests/setup.sh installs Debian's pgbouncer)",
+                    Pooler::PROGRAM
+                )
+            });
+        let mut pooler = Pooler {
+            dir,
+            port,
+            users: Mutex::new(users),
+            process,
+        };
+        pooler.wait_until_listening();
+        pooler
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.process.try_wait().unwrap() {
+                panic!("pgbouncer exited ({status}): {}", self.log());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer does not listen on port {}: {}",
+                self.port,
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A libpq-style connection string to database `db` through the pooler
+    /// as `user` with `password`, followed by `extra`.
+    pub fn connection_string(&self, db: &str, user: &str, password: &str, extra: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname={db} {extra}",
+            self.port
+        )
+    }
+
+    /// A connection to `db` through the pooler as the admin string's
+    /// superuser.
+    pub fn connect(&self, db: &str) -> Client {
+        let users = self.users.lock().unwrap();
+        let (user, password) = users[0].clone();
+        drop(users);
+        self.connect_as(db, &user, &password, "")
+            .unwrap_or_else(|e| panic!("connect through pgbouncer to {db}: {e}"))
+    }
+
+    /// A connection to `db` through the pooler as `user` (a user of its
+    /// userlist), followed by `extra` connection parameters.
+    pub fn connect_as(
+        &self,
+        db: &str,
+        user: &str,
+        password: &str,
+        extra: &str,
+    ) -> Result<Client, postgres::Error> {
+        Client::connect(&self.connection_string(db, user, password, extra), NoTls)
+    }
+
+    /// A connection to PgBouncer's admin console (the database `pgbouncer`;
+    /// simple query protocol only: `SHOW POOLS`, `RECONNECT`, `RELOAD`).
+    pub fn console(&self) -> Client {
+        self.connect("pgbouncer")
+    }
+
+    /// Adds `user` with `password` to the userlist and has PgBouncer read
+    /// it again.
+    pub fn add_user(&self, user: &str, password: &str) {
+        let mut users = self.users.lock().unwrap();
+        users.retain(|(name, _)| name != user);
+        users.push((user.to_string(), password.to_string()));
+        write_owned(
+            &self.dir.join("userlist.txt"),
+            &userlist(&users),
+            server_os_user(),
+        );
+        drop(users);
+        self.console().simple_query("RELOAD").unwrap();
+    }
+}
+
+impl Drop for Pooler {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// PgBouncer's auth file: `"user" "password"` lines, `"` doubled inside.
+fn userlist(users: &[(String, String)]) -> String {
+    users
+        .iter()
+        .map(|(user, password)| {
+            format!(
+                "\"{}\" \"{}\"\n",
+                user.replace('"', "\"\""),
+                password.replace('"', "\"\"")
+            )
+        })
+        .collect()
+}
+
+/// Writes `text` to `path`, readable only by its owner, owned by `ids`
+/// (when given).
+fn write_owned(path: &std::path::Path, text: &str, ids: Option<(u32, u32)>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if let Some((uid, gid)) = ids {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
     }
 }
