@@ -24,6 +24,7 @@
 --   shard in index order.
 -- * get_all_messages reads every shard from a global position: the primary
 --   key no longer leads with it, so it gets an index of its own.
+-- * On the workers, the sequence is made to refuse (below).
 -- * Citus creates the distributed table's shards from the workers' own copy
 --   of an extension's table, so the layout is changed on every node before
 --   distributing (run on the coordinator alone, create_distributed_table
@@ -46,6 +47,18 @@ DROP INDEX message_store.messages_category;
 CREATE INDEX messages_category ON message_store.messages (
   category, global_position, message_store.category(metadata->>'correlationStreamName'));
 CREATE INDEX messages_global_position ON message_store.messages (global_position);
+
+\if :coordinator
+\else
+-- A worker's own copy of the global position sequence must never hand out
+-- a value: the coordinator's sequence draws every position, in order. An
+-- INSERT run on a worker would otherwise draw from the worker's copy
+-- (from 1 again) and store a global position another message has. From
+-- here on such an INSERT fails with "nextval: reached maximum value of
+-- sequence"; writes through the coordinator are not affected.
+ALTER SEQUENCE message_store.messages_global_position_seq MINVALUE 0 MAXVALUE 1;
+SELECT setval('message_store.messages_global_position_seq', 1, true);
+\endif
 
 \if :coordinator
 -- 32 shards (Citus's default), spread over the workers; a category's
