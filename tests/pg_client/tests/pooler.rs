@@ -643,3 +643,53 @@ fn prepared_statements_through_the_pooler() {
         "{message}"
     );
 }
+
+/// `lock_timeout` bounds `get_all_messages`' wait for a writer in flight;
+/// set with `SET LOCAL` through the pooler it bounds that transaction's
+/// reads and is gone for the next client of the server connection, which
+/// waits until the writer ends.
+#[test]
+fn a_lock_timeout_set_local_bounds_get_all_messages_in_its_transaction() {
+    let (db, mut direct) = fresh_database("pooler_lock_timeout");
+    write(&mut direct, "early-1", "T");
+    let mut late = connect(&format!("dbname={db}"));
+    late.batch_execute("BEGIN").unwrap();
+    write(&mut late, "late-1", "T");
+    let (_pooler, mut a, mut b) = two_clients_one_server("lock-timeout", &db);
+
+    a.batch_execute("BEGIN; SET LOCAL lock_timeout = '50ms'")
+        .unwrap();
+    assert_error(
+        column(
+            &mut a,
+            "SELECT stream_name FROM message_store.get_all_messages(1)",
+        ),
+        "55P03",
+        "canceling statement due to lock timeout",
+    );
+    a.batch_execute("ROLLBACK").unwrap();
+
+    assert_eq!(value(&mut b, "SHOW lock_timeout"), "0");
+    let committer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        late.batch_execute("COMMIT").unwrap();
+    });
+    // The highest position visible when the call starts is early-1's; the
+    // call reads up to it once the writer in flight has ended.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        column(
+            &mut b,
+            "SELECT stream_name FROM message_store.get_all_messages(1)"
+        )
+        .unwrap(),
+        ["early-1"]
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "waited {:?}",
+        started.elapsed()
+    );
+    committer.join().unwrap();
+    assert_eq!(backend_pid(&mut a), backend_pid(&mut b));
+}
