@@ -383,6 +383,27 @@ pub fn connect_as(db: &str, role: &str, options: &str) -> Client {
     Client::connect(&params, postgres::NoTls).unwrap()
 }
 
+/// The payloads `listener` receives on the channel `message_store` until
+/// none comes for `quiet`; a notification on any other channel fails the
+/// test.
+pub fn received(listener: &mut Client, quiet: std::time::Duration) -> Vec<String> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut payloads = Vec::new();
+    let mut notifications = listener.notifications();
+    let mut iter = notifications.timeout_iter(quiet);
+    while let Some(notification) = iter.next().unwrap() {
+        assert_eq!(notification.channel(), "message_store");
+        payloads.push(notification.payload().to_string());
+    }
+    payloads
+}
+
+/// The payload a commit's notification carries for `category`, whose
+/// highest new global position is `global_position`.
+pub fn hint(category: &str, global_position: i64) -> String {
+    format!(r#"{{"category":"{category}","global_position":{global_position}}}"#)
+}
+
 /// Every message as the row's text, in global order.
 pub fn messages_as_text(client: &mut Client) -> Vec<String> {
     client

@@ -16,23 +16,6 @@ use postgres::Client;
 /// How long a listener waits before it takes it that nothing more comes.
 const QUIET: Duration = Duration::from_millis(400);
 
-/// The payloads a listener receives until none comes for `QUIET`, each
-/// checked to be on the channel `message_store`.
-fn received(listener: &mut Client) -> Vec<String> {
-    let mut payloads = Vec::new();
-    let mut notifications = listener.notifications();
-    let mut iter = notifications.timeout_iter(QUIET);
-    while let Some(notification) = iter.next().unwrap() {
-        assert_eq!(notification.channel(), "message_store");
-        payloads.push(notification.payload().to_string());
-    }
-    payloads
-}
-
-fn hint(category: &str, global_position: i64) -> String {
-    format!(r#"{{"category":"{category}","global_position":{global_position}}}"#)
-}
-
 fn listen(db: &str) -> Client {
     let mut client = connect(&format!("dbname={db}"));
     client.batch_execute("LISTEN message_store").unwrap();
@@ -65,13 +48,13 @@ fn off_by_default_and_on_per_session() {
     let (db, mut writer) = fresh_database("notify_session");
     let mut listener = listen(&db);
     write(&mut writer, "account-1", "T");
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
 
     writer
         .batch_execute("SET message_store.notify = on")
         .unwrap();
     let position = write_at(&mut writer, "account-2");
-    assert_eq!(received(&mut listener), [hint("account", position)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("account", position)]);
 
     // Postgres' booleans, any case; off again notifies nothing.
     for on in ["true", "YES", "1", "t"] {
@@ -79,14 +62,22 @@ fn off_by_default_and_on_per_session() {
             .batch_execute(&format!("SET message_store.notify = '{on}'"))
             .unwrap();
         let position = write_at(&mut writer, "account-2");
-        assert_eq!(received(&mut listener), [hint("account", position)], "{on}");
+        assert_eq!(
+            received(&mut listener, QUIET),
+            [hint("account", position)],
+            "{on}"
+        );
     }
     for off in ["off", "false", "no", "0", ""] {
         writer
             .batch_execute(&format!("SET message_store.notify = '{off}'"))
             .unwrap();
         write(&mut writer, "account-2", "T");
-        assert_eq!(received(&mut listener), Vec::<String>::new(), "{off}");
+        assert_eq!(
+            received(&mut listener, QUIET),
+            Vec::<String>::new(),
+            "{off}"
+        );
     }
 
     // A value that is not a boolean refuses the write, which stores nothing.
@@ -115,9 +106,9 @@ fn off_by_default_and_on_per_session() {
         )
         .unwrap();
     let position = highest_position(&mut writer);
-    assert_eq!(received(&mut listener), [hint("local", position)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("local", position)]);
     write(&mut writer, "local-1", "T");
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
 }
 
 #[test]
@@ -132,10 +123,10 @@ fn on_per_role() {
     let mut listener = listen(&db);
     let mut writer = connect_as(&db, "ms_notify_writer", "");
     let position = write_at(&mut writer, "role-1");
-    assert_eq!(received(&mut listener), [hint("role", position)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("role", position)]);
     // Other roles keep the default.
     write(&mut admin, "role-1", "T");
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
     drop(writer);
     admin
         .batch_execute("DROP OWNED BY ms_notify_writer; DROP ROLE ms_notify_writer")
@@ -154,11 +145,11 @@ fn one_notification_per_category_per_transaction_with_its_highest_position() {
     let second = write_at(&mut writer, "withdrawal-1");
     let third = write_at(&mut writer, "account-2");
     // Nothing before the commit.
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
     writer.batch_execute("COMMIT").unwrap();
     assert!(first < second && second < third);
     assert_eq!(
-        received(&mut listener),
+        received(&mut listener, QUIET),
         [hint("account", third), hint("withdrawal", second)]
     );
 
@@ -166,7 +157,7 @@ fn one_notification_per_category_per_transaction_with_its_highest_position() {
     writer.batch_execute("BEGIN").unwrap();
     let fourth = write_at(&mut writer, "deposit-1");
     writer.batch_execute("COMMIT").unwrap();
-    assert_eq!(received(&mut listener), [hint("deposit", fourth)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("deposit", fourth)]);
 }
 
 #[test]
@@ -185,7 +176,7 @@ fn batches_and_imports() {
         )
         .unwrap();
     let orders = highest_position(&mut writer);
-    assert_eq!(received(&mut listener), [hint("orders", orders)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("orders", orders)]);
 
     // Several categories: each its own highest position, whatever order
     // the entries come in.
@@ -222,7 +213,7 @@ fn batches_and_imports() {
         max(&mut writer, "a:command"),
     );
     assert_eq!(
-        received(&mut listener),
+        received(&mut listener, QUIET),
         [hint("a", a), hint("a:command", command), hint("b", b)]
     );
     // One entry of one message goes through write_message's statement.
@@ -236,7 +227,7 @@ fn batches_and_imports() {
         )
         .unwrap();
     let c = highest_position(&mut writer);
-    assert_eq!(received(&mut listener), [hint("c", c)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("c", c)]);
     // An idempotent replay writes nothing and notifies nothing.
     let replayed = format!(r#"[{}]"#, message());
     for _ in 0..2 {
@@ -248,7 +239,7 @@ fn batches_and_imports() {
             .unwrap();
     }
     let replay = highest_position(&mut writer);
-    assert_eq!(received(&mut listener), [hint("replay", replay)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("replay", replay)]);
 
     // An import: the global positions its lines give.
     let lines: Vec<String> = writer
@@ -272,7 +263,7 @@ fn batches_and_imports() {
         .get(0);
     assert_eq!(imported, lines.len() as i64);
     assert_eq!(
-        received(&mut import_listener),
+        received(&mut import_listener, QUIET),
         [
             hint("a", a),
             hint("a:command", command),
@@ -289,8 +280,8 @@ fn batches_and_imports() {
             &[&(lines.join("\n") + "\n")],
         )
         .unwrap();
-    assert_eq!(received(&mut import_listener), Vec::<String>::new());
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut import_listener, QUIET), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
 }
 
 #[test]
@@ -304,7 +295,7 @@ fn rollbacks_and_failed_writes() {
     writer.batch_execute("BEGIN").unwrap();
     write(&mut writer, "gone-1", "T");
     writer.batch_execute("ROLLBACK").unwrap();
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
 
     // A savepoint rolled back forgets its writes; one released keeps them;
     // a failed write (its savepoint rolled back) does not stop the rest.
@@ -332,7 +323,7 @@ fn rollbacks_and_failed_writes() {
     let after = write_at(&mut writer, "after-1");
     writer.batch_execute("COMMIT").unwrap();
     assert_eq!(
-        received(&mut listener),
+        received(&mut listener, QUIET),
         [
             hint("after", after),
             hint("kept", kept),
@@ -351,9 +342,9 @@ fn rollbacks_and_failed_writes() {
         .batch_execute("INSERT INTO public.once VALUES (1), (1)")
         .unwrap();
     assert_eq!(db_error(writer.batch_execute("COMMIT")).0, "23505");
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
     let next = write_at(&mut writer, "next-1");
-    assert_eq!(received(&mut listener), [hint("next", next)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("next", next)]);
 }
 
 #[test]
@@ -369,7 +360,7 @@ fn a_category_too_long_for_a_payload_is_not_named() {
     let longest = "x".repeat(fits);
     let position = write_at(&mut writer, &format!("{longest}-1"));
     assert_eq!(position, 1);
-    let payloads = received(&mut listener);
+    let payloads = received(&mut listener, QUIET);
     assert_eq!(payloads, [hint(&longest, 1)]);
     assert_eq!(payloads[0].len(), 7999);
 
@@ -381,7 +372,7 @@ fn a_category_too_long_for_a_payload_is_not_named() {
     writer.batch_execute("COMMIT").unwrap();
     assert_eq!(short, 4);
     assert_eq!(
-        received(&mut listener),
+        received(&mut listener, QUIET),
         [
             hint("short", 4),
             r#"{"category":null,"global_position":3}"#.to_string()
@@ -509,9 +500,9 @@ fn prepare_transaction_works_with_the_setting_on_and_notifies_nothing() {
     writer.batch_execute("BEGIN").unwrap();
     write(&mut writer, "prepared-1", "T");
     writer.batch_execute("PREPARE TRANSACTION 'p1'").unwrap();
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
     writer.batch_execute("COMMIT PREPARED 'p1'").unwrap();
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
     let stored: i64 = writer
         .query_one(
             "SELECT count(*) FROM message_store.messages WHERE stream_name = 'prepared-1'",
@@ -524,5 +515,5 @@ fn prepare_transaction_works_with_the_setting_on_and_notifies_nothing() {
     // The prepared transaction's record is gone: the next one sends only
     // its own.
     let next = write_at(&mut writer, "next-1");
-    assert_eq!(received(&mut listener), [hint("next", next)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("next", next)]);
 }

@@ -16,7 +16,6 @@ use std::time::Duration;
 use message_store_core::Error;
 use message_store_pg_tests::*;
 use message_store_slt::run_corpus;
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 use postgres::{Client, SimpleQueryMessage};
 
@@ -228,22 +227,6 @@ fn listen(db: &str) -> Client {
     client
 }
 
-/// The payloads a listener receives until none comes for `QUIET`.
-fn received(listener: &mut Client) -> Vec<String> {
-    let mut payloads = Vec::new();
-    let mut notifications = listener.notifications();
-    let mut iter = notifications.timeout_iter(QUIET);
-    while let Some(notification) = iter.next().unwrap() {
-        assert_eq!(notification.channel(), "message_store");
-        payloads.push(notification.payload().to_string());
-    }
-    payloads
-}
-
-fn hint(category: &str, global_position: i64) -> String {
-    format!(r#"{{"category":"{category}","global_position":{global_position}}}"#)
-}
-
 /// Writes a message to `stream_name` over the simple protocol; returns its
 /// global position.
 fn write_simple(client: &mut Client, stream_name: &str) -> Result<i64, postgres::Error> {
@@ -274,7 +257,7 @@ fn notify_set_local_stays_in_its_transaction() {
         .unwrap();
     let written = write_simple(&mut a, "fromA-1").unwrap();
     a.batch_execute("COMMIT").unwrap();
-    assert_eq!(received(&mut listener), [hint("fromA", written)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("fromA", written)]);
 
     write_simple(&mut b, "fromB-1").unwrap();
     assert_eq!(
@@ -284,7 +267,7 @@ fn notify_set_local_stays_in_its_transaction() {
         ),
         ""
     );
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
 
     // B's own SET LOCAL notifies B's write only.
     b.batch_execute("BEGIN; SET LOCAL message_store.notify = on")
@@ -292,7 +275,7 @@ fn notify_set_local_stays_in_its_transaction() {
     let written = write_simple(&mut b, "fromB-2").unwrap();
     b.batch_execute("COMMIT").unwrap();
     write_simple(&mut a, "fromA-2").unwrap();
-    assert_eq!(received(&mut listener), [hint("fromB", written)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("fromB", written)]);
     assert_eq!(backend_pid(&mut a), backend_pid(&mut b));
 }
 
@@ -314,7 +297,7 @@ fn a_rolled_back_notifying_transaction_leaves_nothing_for_the_next_client() {
         .unwrap();
     let written = write_simple(&mut b, "committed-1").unwrap();
     b.batch_execute("COMMIT").unwrap();
-    assert_eq!(received(&mut listener), [hint("committed", written)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("committed", written)]);
 
     // B's messages, replayed after A's notifying write drew positions on
     // the server connection (currval is the session's).
@@ -326,12 +309,12 @@ fn a_rolled_back_notifying_transaction_leaves_nothing_for_the_next_client() {
         .unwrap();
     let from_a = write_simple(&mut a, "fromA-1").unwrap();
     a.batch_execute("COMMIT").unwrap();
-    assert_eq!(received(&mut listener), [hint("fromA", from_a)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("fromA", from_a)]);
     b.batch_execute(&format!(
         "BEGIN; SET LOCAL message_store.notify = on; {replay}; COMMIT"
     ))
     .unwrap();
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
     assert_eq!(
         value(
             &mut b,
@@ -397,12 +380,15 @@ fn a_transaction_failed_midway_leaves_the_next_client_correct() {
             "afterFailure-1"
         ]
     );
-    assert_eq!(received(&mut listener), Vec::<String>::new());
+    assert_eq!(received(&mut listener, QUIET), Vec::<String>::new());
     b.batch_execute("BEGIN; SET LOCAL message_store.notify = on")
         .unwrap();
     let written = write_simple(&mut b, "afterFailure-2").unwrap();
     b.batch_execute("COMMIT").unwrap();
-    assert_eq!(received(&mut listener), [hint("afterFailure", written)]);
+    assert_eq!(
+        received(&mut listener, QUIET),
+        [hint("afterFailure", written)]
+    );
     assert_eq!(backend_pid(&mut a), backend_pid(&mut b));
 }
 
@@ -583,12 +569,12 @@ fn listen_through_the_pooler_delivers_nothing() {
         .batch_execute("SET message_store.notify = on")
         .unwrap();
     let written = write_simple(&mut direct, "woken-1").unwrap();
-    assert_eq!(received(&mut listener), [hint("woken", written)]);
+    assert_eq!(received(&mut listener, QUIET), [hint("woken", written)]);
     // The pooled client's next transactions, on the same server connection.
     for _ in 0..3 {
         assert_eq!(value(&mut pooled, "SELECT 1"), "1");
     }
-    assert_eq!(received(&mut pooled), Vec::<String>::new());
+    assert_eq!(received(&mut pooled, QUIET), Vec::<String>::new());
     // Still the server connection that listens, which keeps listening for
     // whichever client it serves next.
     assert_eq!(backend_pid(&mut pooled), pid);
