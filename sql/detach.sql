@@ -7,7 +7,8 @@
 -- DROP EXTENSION message_store then leaves every message where it is: the
 -- messages table, its sequence (at its position) and its indexes, the
 -- message type, category() and the six reporting views. The other
--- functions go with the extension.
+-- functions, and the retention policies (message_store.retention_policies,
+-- which Message DB does not have), go with the extension.
 --
 -- The messages_category index calls category(), a C function of the
 -- extension's library. It stays, with the same oid (so the index needs no

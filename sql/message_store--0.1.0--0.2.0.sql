@@ -214,6 +214,133 @@ BEGIN
 END;
 $$;
 
+-- Retention and erasure (declared exactly as in a fresh install), the
+-- operator's functions (the library's
+-- message_store_remove_messages, _redact_stream, _set_retention_policy,
+-- _clear_retention_policy and _apply_retention_policies). Removal keeps
+-- each stream's last message, so versions, expected-version writes and
+-- positions stay as they were; it removes at most "limit" messages per
+-- call (per policy, for apply_retention_policies), oldest first, and
+-- returns how many. Not for PUBLIC: the extension's owner runs them, and
+-- the roles it gives grant_operator_privileges.
+--
+-- The stored policies, one per category: keep_seconds (messages younger
+-- than amount seconds, and each stream's last) or keep_last (the last
+-- amount messages of each stream). They are the users' settings, so
+-- pg_dump carries them like the messages.
+CREATE TABLE message_store.retention_policies (
+  category text PRIMARY KEY,
+  kind text NOT NULL CHECK (kind IN ('keep_seconds', 'keep_last')),
+  amount bigint NOT NULL CHECK (amount >= 1)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('message_store.retention_policies', '');
+
+CREATE FUNCTION message_store.remove_messages(
+  stream_or_category varchar,
+  before_time timestamptz DEFAULT NULL,
+  before_global_position bigint DEFAULT NULL,
+  "limit" bigint DEFAULT 1000
+)
+RETURNS bigint
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_remove_messages';
+
+CREATE FUNCTION message_store.redact_stream(stream_name varchar)
+RETURNS bigint
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_redact_stream';
+
+CREATE FUNCTION message_store.set_retention_policy(
+  category varchar,
+  kind varchar,
+  amount bigint
+)
+RETURNS void
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_set_retention_policy';
+
+CREATE FUNCTION message_store.clear_retention_policy(category varchar)
+RETURNS boolean
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_clear_retention_policy';
+
+CREATE FUNCTION message_store.apply_retention_policies("limit" bigint DEFAULT 1000)
+RETURNS bigint
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_apply_retention_policies';
+
+REVOKE EXECUTE ON FUNCTION
+  message_store.remove_messages(varchar, timestamptz, bigint, bigint),
+  message_store.redact_stream(varchar),
+  message_store.set_retention_policy(varchar, varchar, bigint),
+  message_store.clear_retention_policy(varchar),
+  message_store.apply_retention_policies(bigint)
+FROM PUBLIC;
+
+-- grant_client_privileges granted every function of the schema but itself;
+-- it now grants those PUBLIC may run, which leaves out the operator's
+-- functions above and grant_operator_privileges. Grants made before stay:
+-- no role had EXECUTE on the new functions.
+CREATE OR REPLACE FUNCTION message_store.grant_client_privileges(client_role name)
+RETURNS void
+VOLATILE STRICT
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  _function regprocedure;
+BEGIN
+  EXECUTE format('GRANT USAGE ON SCHEMA message_store TO %I', client_role);
+  EXECUTE format('GRANT SELECT, INSERT ON message_store.messages TO %I', client_role);
+  EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE message_store.messages_global_position_seq TO %I', client_role);
+  FOR _function IN
+    SELECT p.oid::regprocedure
+    FROM pg_proc p
+    WHERE p.pronamespace = 'message_store'::regnamespace
+      AND (p.proacl IS NULL OR EXISTS (
+        SELECT FROM aclexplode(p.proacl) a
+        WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
+  LOOP
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', _function, client_role);
+  END LOOP;
+  EXECUTE format(
+    'GRANT SELECT ON message_store.stream_summary, message_store.type_summary, '
+    'message_store.stream_type_summary, message_store.type_stream_summary, '
+    'message_store.category_type_summary, message_store.type_category_summary TO %I',
+    client_role);
+END;
+$$;
+
+-- Operator privileges: retention and erasure, for a role that runs them
+-- (by hand or from a scheduler such as pg_cron) without owning the store:
+--   SELECT message_store.grant_operator_privileges('ops_role');
+-- The retention functions, the policies table, and on the messages what
+-- removing and redacting take (SELECT, UPDATE, DELETE). Nothing else: a
+-- role that also writes and reads is given grant_client_privileges too.
+CREATE FUNCTION message_store.grant_operator_privileges(operator_role name)
+RETURNS void
+VOLATILE STRICT
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  EXECUTE format('GRANT USAGE ON SCHEMA message_store TO %I', operator_role);
+  EXECUTE format('GRANT SELECT, UPDATE, DELETE ON message_store.messages TO %I', operator_role);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON message_store.retention_policies TO %I', operator_role);
+  EXECUTE format(
+    'GRANT EXECUTE ON FUNCTION '
+    'message_store.remove_messages(varchar, timestamptz, bigint, bigint), '
+    'message_store.redact_stream(varchar), '
+    'message_store.set_retention_policy(varchar, varchar, bigint), '
+    'message_store.clear_retention_policy(varchar), '
+    'message_store.apply_retention_policies(bigint) TO %I',
+    operator_role);
+END;
+$$;
+
+REVOKE EXECUTE ON FUNCTION message_store.grant_operator_privileges(name) FROM PUBLIC;
+
 -- The installing role's privileges. Installed by a role that is not a
 -- superuser, every object here is the bootstrap superuser's; the
 -- extension's owner gets what running the store takes, each with grant
@@ -233,6 +360,7 @@ BEGIN
   EXECUTE format('GRANT USAGE ON SCHEMA message_store TO %s WITH GRANT OPTION', _owner);
   EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON message_store.messages TO %s WITH GRANT OPTION', _owner);
   EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE message_store.messages_global_position_seq TO %s WITH GRANT OPTION', _owner);
+  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON message_store.retention_policies TO %s WITH GRANT OPTION', _owner);
   EXECUTE format(
     'GRANT SELECT ON message_store.stream_summary, message_store.type_summary, '
     'message_store.stream_type_summary, message_store.type_stream_summary, '

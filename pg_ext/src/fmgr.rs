@@ -314,6 +314,7 @@ impl<'fcinfo> Call<'fcinfo> {
             SqlType::Jsonb => pg_sys::JSONBOID,
             SqlType::Boolean => pg_sys::BOOLOID,
             SqlType::Text => pg_sys::TEXTOID,
+            SqlType::Timestamptz => pg_sys::TIMESTAMPTZOID,
             other => unreachable!("no argument is a {other:?}"),
         };
         // SAFETY: the datum is NULL or a value of the argument's declared
@@ -373,6 +374,17 @@ impl<'fcinfo> Call<'fcinfo> {
             Some(value) => Datum::from(value),
             None => self.return_null(),
         }
+    }
+
+    /// Returns a boolean.
+    pub fn return_bool(&self, value: bool) -> Datum {
+        Datum::from(value)
+    }
+
+    /// Returns from a function declared `RETURNS void`.
+    pub fn return_void(&self) -> Datum {
+        debug_assert!(self.function.returns == SqlType::Void);
+        Datum::from(0)
     }
 
     /// Returns a `bigint[]` of `values`.

@@ -7,6 +7,7 @@ mod fmgr;
 mod listing;
 mod notify;
 mod replica;
+mod retention;
 pub mod signatures;
 mod spi;
 mod transfer;

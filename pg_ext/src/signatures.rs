@@ -30,6 +30,10 @@ pub enum SqlType {
     StreamListing,
     /// `message_store.category_listing`, `get_categories`' row type.
     CategoryListing,
+    /// `timestamptz`.
+    Timestamptz,
+    /// `void`: a function whose call returns nothing.
+    Void,
 }
 
 impl SqlType {
@@ -45,6 +49,8 @@ impl SqlType {
             SqlType::Text => "text",
             SqlType::StreamListing => "message_store.stream_listing",
             SqlType::CategoryListing => "message_store.category_listing",
+            SqlType::Timestamptz => "timestamp with time zone",
+            SqlType::Void => "void",
         }
     }
 }
@@ -65,6 +71,8 @@ pub struct Jsonb;
 pub struct Boolean;
 /// `text`: read as UTF-8 text.
 pub struct Text;
+/// `timestamptz`: microseconds since 2000-01-01 00:00 UTC.
+pub struct Timestamptz;
 
 impl ArgType for Varchar {
     const SQL: SqlType = SqlType::Varchar;
@@ -80,6 +88,9 @@ impl ArgType for Boolean {
 }
 impl ArgType for Text {
     const SQL: SqlType = SqlType::Text;
+}
+impl ArgType for Timestamptz {
+    const SQL: SqlType = SqlType::Timestamptz;
 }
 
 /// One argument of one function, as its reads name it: its position (from
@@ -558,8 +569,109 @@ pub mod get_categories {
     pub const LIMIT: Arg<Bigint> = FUNCTION.arg(1);
 }
 
+/// Retention and erasure (`pg_ext/src/retention.rs`): the operator's
+/// functions, which `grant_client_privileges` leaves out.
+pub mod remove_messages {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "remove_messages",
+        since: "0.2.0",
+        symbol: "message_store_remove_messages",
+        args: &[
+            declared("stream_or_category", SqlType::Varchar),
+            declared("before_time", SqlType::Timestamptz),
+            declared("before_global_position", SqlType::Bigint),
+            declared("limit", SqlType::Bigint),
+        ],
+        defaults: 3,
+        returns: SqlType::Bigint,
+        returns_set: false,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const STREAM_OR_CATEGORY: Arg<Varchar> = FUNCTION.arg(0);
+    pub const BEFORE_TIME: Arg<Timestamptz> = FUNCTION.arg(1);
+    pub const BEFORE_GLOBAL_POSITION: Arg<Bigint> = FUNCTION.arg(2);
+    pub const LIMIT: Arg<Bigint> = FUNCTION.arg(3);
+}
+
+pub mod redact_stream {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "redact_stream",
+        since: "0.2.0",
+        symbol: "message_store_redact_stream",
+        args: &[declared("stream_name", SqlType::Varchar)],
+        defaults: 0,
+        returns: SqlType::Bigint,
+        returns_set: false,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const STREAM_NAME: Arg<Varchar> = FUNCTION.arg(0);
+}
+
+pub mod set_retention_policy {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "set_retention_policy",
+        since: "0.2.0",
+        symbol: "message_store_set_retention_policy",
+        args: &[
+            declared("category", SqlType::Varchar),
+            declared("kind", SqlType::Varchar),
+            declared("amount", SqlType::Bigint),
+        ],
+        defaults: 0,
+        returns: SqlType::Void,
+        returns_set: false,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const CATEGORY: Arg<Varchar> = FUNCTION.arg(0);
+    pub const KIND: Arg<Varchar> = FUNCTION.arg(1);
+    pub const AMOUNT: Arg<Bigint> = FUNCTION.arg(2);
+}
+
+pub mod clear_retention_policy {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "clear_retention_policy",
+        since: "0.2.0",
+        symbol: "message_store_clear_retention_policy",
+        args: &[declared("category", SqlType::Varchar)],
+        defaults: 0,
+        returns: SqlType::Boolean,
+        returns_set: false,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const CATEGORY: Arg<Varchar> = FUNCTION.arg(0);
+}
+
+pub mod apply_retention_policies {
+    use super::*;
+    pub const FUNCTION: Function = Function {
+        name: "apply_retention_policies",
+        since: "0.2.0",
+        symbol: "message_store_apply_retention_policies",
+        args: &[declared("limit", SqlType::Bigint)],
+        defaults: 1,
+        returns: SqlType::Bigint,
+        returns_set: false,
+        volatility: Volatility::Volatile,
+        strict: false,
+        parallel_safe: false,
+    };
+    pub const LIMIT: Arg<Bigint> = FUNCTION.arg(0);
+}
+
 /// Every C function of the extension.
-pub const FUNCTIONS: [&Function; 20] = [
+pub const FUNCTIONS: [&Function; 25] = [
     &category::FUNCTION,
     &id::FUNCTION,
     &cardinal_id::FUNCTION,
@@ -580,4 +692,9 @@ pub const FUNCTIONS: [&Function; 20] = [
     &get_all_messages::FUNCTION,
     &get_streams::FUNCTION,
     &get_categories::FUNCTION,
+    &remove_messages::FUNCTION,
+    &redact_stream::FUNCTION,
+    &set_retention_policy::FUNCTION,
+    &clear_retention_policy::FUNCTION,
+    &apply_retention_policies::FUNCTION,
 ];

@@ -499,6 +499,15 @@ impl<'a> Param<'a> {
 }
 
 impl Param<'static> {
+    /// A timestamptz, passed by value.
+    pub fn timestamptz(value: Option<i64>) -> Param<'static> {
+        Param {
+            datum: value.map(Datum::from),
+            type_oid: pg_sys::TIMESTAMPTZOID,
+            value: PhantomData,
+        }
+    }
+
     /// SQL NULL of a type.
     pub fn null(type_oid: Oid) -> Param<'static> {
         Param {
@@ -762,6 +771,76 @@ impl Connection {
         check_rc(rc, expected as i32, c"SPI_execute_plan");
         // SAFETY: SPI sets SPI_processed for the statement just run.
         unsafe { pg_sys::SPI_processed }
+    }
+
+    /// Runs `sql`, a statement of `params.len()` parameters of their
+    /// types, planned for this call only (for the statements too rare to
+    /// keep a plan for, such as the retention policies'), and returns how
+    /// many rows it changed.
+    pub fn execute_once(&self, sql: &CStr, params: &[Param], expected: u32) -> u64 {
+        let types: Vec<Oid> = params.iter().map(|param| param.type_oid).collect();
+        let (mut values, nulls) = values_and_nulls(params);
+        // SAFETY: SPI is connected (`self`); the statement text is
+        // NUL-terminated, and each of the `params.len()` values is NULL or
+        // a datum of the type given beside it, valid for this call.
+        let rc = unsafe {
+            pg_sys::SPI_execute_with_args(
+                sql.as_ptr(),
+                params.len() as i32,
+                types.as_ptr().cast_mut(),
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                false,
+                0,
+            )
+        };
+        check_rc(rc, expected as i32, c"SPI_execute_with_args");
+        // SAFETY: SPI sets SPI_processed for the statement just run.
+        unsafe { pg_sys::SPI_processed }
+    }
+
+    /// The stored retention policies, in the order of their categories'
+    /// bytes: each category with its policy's kind and amount.
+    pub fn retention_policies(&self) -> Vec<(Vec<u8>, String, i64)> {
+        let sql = c"SELECT category::pg_catalog.text, kind::pg_catalog.text, amount \
+            FROM message_store.retention_policies ORDER BY category COLLATE \"C\"";
+        // SAFETY: SPI is connected (`self`); the text is NUL-terminated.
+        let rc = unsafe { pg_sys::SPI_execute(sql.as_ptr(), false, 0) };
+        check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute");
+        // SAFETY: a SELECT that succeeded leaves its SPI_processed rows in
+        // SPI_tuptable, of two texts and a bigint (checked), copied before
+        // anything else runs; the table's columns are NOT NULL.
+        unsafe {
+            let table = pg_sys::SPI_tuptable;
+            let desc = (*table).tupdesc;
+            assert!(
+                (*desc).natts == 3
+                    && pg_sys::SPI_gettypeid(desc, 1) == pg_sys::TEXTOID
+                    && pg_sys::SPI_gettypeid(desc, 2) == pg_sys::TEXTOID
+                    && pg_sys::SPI_gettypeid(desc, 3) == pg_sys::INT8OID,
+                "the retention policies are a text, a text and a bigint"
+            );
+            let rows = std::slice::from_raw_parts((*table).vals, pg_sys::SPI_processed as usize);
+            let policies = rows
+                .iter()
+                .map(|&row| {
+                    let mut is_null = false;
+                    let category = pg_sys::SPI_getbinval(row, desc, 1, &mut is_null);
+                    assert!(!is_null, "a policy's category is NULL");
+                    let kind = pg_sys::SPI_getbinval(row, desc, 2, &mut is_null);
+                    assert!(!is_null, "a policy's kind is NULL");
+                    let amount = pg_sys::SPI_getbinval(row, desc, 3, &mut is_null);
+                    assert!(!is_null, "a policy's amount is NULL");
+                    (
+                        text_bytes(category).to_vec(),
+                        String::from_utf8_lossy(text_bytes(kind)).into_owned(),
+                        amount.value() as i64,
+                    )
+                })
+                .collect();
+            pg_sys::SPI_freetuptable(table);
+            policies
+        }
     }
 
     /// A text parameter holding `value`, valid while the connection is

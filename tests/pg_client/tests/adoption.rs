@@ -198,6 +198,19 @@ fn message_store_role_password() {
         .unwrap();
 }
 
+/// The grants of the extension's objects a fresh install gives its owner
+/// only (none to PUBLIC), and its table with the default privileges.
+const OWNER_ONLY: [&str; 8] = [
+    "function grant_client_privileges(client_role name) {postgres=X/postgres}",
+    "function grant_operator_privileges(operator_role name) {postgres=X/postgres}",
+    "function remove_messages(stream_or_category character varying, before_time timestamp with time zone, before_global_position bigint, \"limit\" bigint) {postgres=X/postgres}",
+    "function redact_stream(stream_name character varying) {postgres=X/postgres}",
+    "function set_retention_policy(category character varying, kind character varying, amount bigint) {postgres=X/postgres}",
+    "function clear_retention_policy(category character varying) {postgres=X/postgres}",
+    "function apply_retention_policies(\"limit\" bigint) {postgres=X/postgres}",
+    "relation retention_policies -",
+];
+
 #[test]
 fn a_message_db_store_is_adopted_in_place() {
     let (db, mut c) = fixture_with_messages("adopt_in_place");
@@ -226,7 +239,9 @@ fn a_message_db_store_is_adopted_in_place() {
     assert_eq!(messages_as_text(&mut admin), messages);
     assert_eq!(storage_files(&mut admin), files);
     // The extension's own functions are new, granted to nobody (and
-    // grant_client_privileges not to PUBLIC).
+    // grant_client_privileges, grant_operator_privileges and the
+    // operator's retention functions not to PUBLIC), and so is its
+    // retention policies table.
     let grants_after = grants(&mut admin);
     let kept: Vec<String> = grants_after
         .iter()
@@ -238,9 +253,8 @@ fn a_message_db_store_is_adopted_in_place() {
         .iter()
         .filter(|line| !grants_before.contains(line))
         .filter(|line| {
-            !(line.starts_with("function ") && line.ends_with(") -"))
-                && line.as_str()
-                    != "function grant_client_privileges(client_role name) {postgres=X/postgres}"
+            let ungranted_function = line.starts_with("function ") && line.ends_with(") -");
+            !(ungranted_function || OWNER_ONLY.contains(&line.as_str()))
         })
         .collect();
     assert!(added.is_empty(), "{added:#?}");
@@ -810,9 +824,11 @@ fn a_detached_store_outlives_drop_extension() {
             .get::<_, u32>(0),
         category_oid
     );
+    // The retention policies go with the extension.
     let kept: Vec<String> = grants_before
         .into_iter()
         .filter(|line| !line.starts_with("function ") || line.starts_with("function category("))
+        .filter(|line| line != "relation retention_policies -")
         .collect();
     assert_eq!(grants(&mut admin), kept);
     // The category index answers as a scan of the table does.

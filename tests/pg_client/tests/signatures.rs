@@ -98,6 +98,8 @@ fn sql_type(spelling: &str) -> SqlType {
         "text" => SqlType::Text,
         "message_store.stream_listing" => SqlType::StreamListing,
         "message_store.category_listing" => SqlType::CategoryListing,
+        "timestamptz" | "timestamp with time zone" => SqlType::Timestamptz,
+        "void" => SqlType::Void,
         other => panic!("a type the table has no name for: {other}"),
     }
 }
@@ -317,11 +319,16 @@ fn each_upgrade_script_declares_the_functions_its_release_adds() {
             .map(|d| d.name.as_str())
             .collect::<Vec<_>>(),
         [
+            "apply_retention_policies",
+            "clear_retention_policy",
             "export_messages",
             "get_all_messages",
             "get_categories",
             "get_streams",
             "import_messages",
+            "redact_stream",
+            "remove_messages",
+            "set_retention_policy",
             "write_batch",
             "write_messages"
         ]
