@@ -25,6 +25,9 @@
 -- included. So the schema goes to the role running this script (a
 -- superuser either way), its grants to others are taken back, and a schema
 -- that already holds objects of a role that is not a superuser is refused.
+-- A store on 0.1.0 has clients already: the USAGE they were granted
+-- (grant_client_privileges) stays, and only CREATE is taken back from them,
+-- as for an adopted store.
 DO $$
 DECLARE
   _schema constant oid := 'message_store'::regnamespace;
@@ -73,9 +76,9 @@ BEGIN
     WHERE n.oid = _schema AND a.grantee <> n.nspowner
   LOOP
     IF _grantee = 0 THEN
-      REVOKE ALL ON SCHEMA message_store FROM PUBLIC CASCADE;
+      REVOKE CREATE ON SCHEMA message_store FROM PUBLIC CASCADE;
     ELSE
-      EXECUTE format('REVOKE ALL ON SCHEMA message_store FROM %s CASCADE', _grantee::regrole);
+      EXECUTE format('REVOKE CREATE ON SCHEMA message_store FROM %s CASCADE', _grantee::regrole);
     END IF;
   END LOOP;
 END;

@@ -219,3 +219,57 @@ fn the_new_library_serves_a_database_still_on_0_1_0() {
         .get(0);
     assert_eq!(position, 2);
 }
+
+/// A store on a release has clients: the update keeps what
+/// `grant_client_privileges` gave them, so they read and write on after
+/// it, and takes back only CREATE on the schema, which would let a role
+/// put objects where the clients' search_path finds them.
+#[test]
+fn updating_keeps_the_clients_privileges() {
+    for version in released_versions()
+        .iter()
+        .filter(|v| v.as_str() != CURRENT_VERSION)
+    {
+        let (db, mut admin) = fresh_database_at(
+            version,
+            &format!("upgrade_clients_{}", version.replace('.', "_")),
+        );
+        let role = format!("ms_upgrade_client_{}", version.replace('.', "_"));
+        client_role(&mut admin, &role);
+        admin
+            .batch_execute(&format!("GRANT CREATE ON SCHEMA message_store TO {role}"))
+            .unwrap();
+        let mut client = connect_as(&db, &role, "");
+        write(&mut client, "account-1", "Before");
+        admin
+            .batch_execute("ALTER EXTENSION message_store UPDATE")
+            .unwrap();
+        let mut client = connect_as(&db, &role, "");
+        assert_eq!(
+            write(&mut client, "account-1", "After"),
+            1,
+            "from {version}"
+        );
+        let types: Vec<String> = client
+            .query(
+                "SELECT type FROM message_store.get_stream_messages('account-1')",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(types, ["Before", "After"], "from {version}");
+        let privileges: (bool, bool) = {
+            let row = admin
+                .query_one(
+                    "SELECT has_schema_privilege($1, 'message_store', 'USAGE'),
+                            has_schema_privilege($1, 'message_store', 'CREATE')",
+                    &[&role],
+                )
+                .unwrap();
+            (row.get(0), row.get(1))
+        };
+        assert_eq!(privileges, (true, false), "from {version}");
+    }
+}
