@@ -7,7 +7,9 @@
 # running cluster 15/main on port 5432, and password login for the tests
 # (role postgres, password postgres, over 127.0.0.1); and Debian's
 # PgBouncer, which the pooler tests start on ports of their own (Debian may
-# start a pgbouncer service of its own on 6432, which no test uses).
+# start a pgbouncer service of its own on 6432, which no test uses); and
+# Debian's pg_cron, which the retention schedule test preloads in a
+# throwaway cluster of its own.
 set -euo pipefail
 
 bash "$(dirname "$0")/setup-sqlite.sh"
@@ -17,7 +19,7 @@ PGRX_VERSION=0.18.1
 
 source "$(dirname "$0")/lib.sh"
 
-install_packages postgresql-15 postgresql-client-15 postgresql-server-dev-15 clang libclang-dev pkg-config pgbouncer
+install_packages postgresql-15 postgresql-client-15 postgresql-server-dev-15 clang libclang-dev pkg-config pgbouncer postgresql-15-cron
 
 if ! cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
   echo "setup: installing cargo-pgrx $PGRX_VERSION"

@@ -54,6 +54,28 @@ const WRITERS: &[(&str, &str)] = &[
     (
         "import_messages",
         "SELECT message_store.import_messages('{\"id\":\"8f3c3f64-0b7e-4b52-9d0e-000000000001\",\"stream_name\":\"account-9\",\"type\":\"T\",\"position\":0,\"global_position\":1000,\"data\":{},\"metadata\":null,\"time\":\"2026-01-01T00:00:00Z\"}')",
+    ),    // Retention and erasure: refused before they look at a message or a
+    // policy, so a call that would remove or change nothing is refused
+    // too.
+    (
+        "remove_messages",
+        "SELECT message_store.remove_messages('account', NULL, 1000)",
+    ),
+    (
+        "redact_stream",
+        "SELECT message_store.redact_stream('account-1')",
+    ),
+    (
+        "set_retention_policy",
+        "SELECT message_store.set_retention_policy('account', 'keep_last', 1)",
+    ),
+    (
+        "clear_retention_policy",
+        "SELECT message_store.clear_retention_policy('account')",
+    ),
+    (
+        "apply_retention_policies",
+        "SELECT message_store.apply_retention_policies()",
     ),
 ];
 
