@@ -552,14 +552,22 @@ impl ThrowawayCluster {
 
     /// A superuser connection to database `db`.
     pub fn connect(&self, db: &str) -> Client {
+        self.connect_as(db, "postgres")
+    }
+
+    /// A connection to database `db` as `role` (the cluster trusts every
+    /// local login).
+    pub fn connect_as(&self, db: &str, role: &str) -> Client {
         Client::connect(
-            &format!(
-                "host=127.0.0.1 port={} user=postgres dbname={db}",
-                self.port
-            ),
+            &format!("host=127.0.0.1 port={} user={role} dbname={db}", self.port),
             NoTls,
         )
         .unwrap()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }
 }
 
