@@ -52,7 +52,8 @@ fn create_function(function: &Function, library: &str) -> String {
 
 /// A fresh database with the extension, and schema `probe` holding the
 /// probe library's category, write_message, write_batch,
-/// get_stream_messages, get_streams and get_categories.
+/// get_stream_messages, get_streams, get_categories, remove_messages,
+/// redact_stream and apply_retention_policies.
 fn probe_database(name: &str) -> Client {
     let (_db, mut client) = fresh_database(name);
     let library = probe_library();
@@ -64,6 +65,9 @@ fn probe_database(name: &str) -> Client {
         &signatures::get_stream_messages::FUNCTION,
         &signatures::get_streams::FUNCTION,
         &signatures::get_categories::FUNCTION,
+        &signatures::remove_messages::FUNCTION,
+        &signatures::redact_stream::FUNCTION,
+        &signatures::apply_retention_policies::FUNCTION,
     ] {
         sql.push_str(&create_function(function, &library));
     }
@@ -216,6 +220,49 @@ fn a_panic_in_the_batch_writer_undoes_every_row_of_the_batch() {
     let positions: Vec<i64> = client.query_one(batch, &[]).unwrap().get(0);
     assert_eq!(positions, [1, 0]);
     assert_eq!(messages_as_text(&mut client).len(), 3);
+}
+
+#[test]
+fn a_panic_in_retention_undoes_what_it_removed_or_redacted() {
+    let mut client = probe_database("panics_retention");
+    let pid = backend_pid(&mut client);
+    for _ in 0..3 {
+        write(&mut client, "account-1", "Opened");
+    }
+    client
+        .batch_execute("SELECT message_store.set_retention_policy('account', 'keep_last', 1)")
+        .unwrap();
+    let before = messages_as_text(&mut client);
+    // Each panic comes after the statement has changed its rows.
+    let calls = [
+        (
+            "SELECT probe.remove_messages('account', NULL::timestamptz, 1000, 1000)",
+            "message_store_remove_messages",
+        ),
+        (
+            "SELECT probe.redact_stream('account-1')",
+            "message_store_redact_stream",
+        ),
+        (
+            "SELECT probe.apply_retention_policies(1000)",
+            "message_store_apply_retention_policies",
+        ),
+    ];
+    for (call, symbol) in calls {
+        set_probe(&mut client, symbol);
+        assert_error(
+            client.query_one(call, &[]),
+            "XX000",
+            &format!("panic probe in {symbol}"),
+        );
+        assert_same_backend_answers(&mut client, pid);
+        assert_eq!(messages_as_text(&mut client), before, "{call}");
+    }
+    client
+        .batch_execute("RESET message_store.panic_probe")
+        .unwrap();
+    let removed: i64 = client.query_one(calls[0].0, &[]).unwrap().get(0);
+    assert_eq!(removed, 2);
 }
 
 #[test]
