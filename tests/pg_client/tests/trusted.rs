@@ -11,6 +11,7 @@ use std::sync::Mutex;
 const OWNER: &str = "ms_trusted_owner";
 const APP: &str = "ms_trusted_app";
 const OTHER: &str = "ms_trusted_other";
+const OPERATOR: &str = "ms_trusted_operator";
 
 /// A fresh database owned by `OWNER`, which is no superuser and may not
 /// create databases or roles; the roles are made once per database name.
@@ -31,6 +32,9 @@ fn owned_database(name: &str) -> String {
                END IF;
                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OTHER}') THEN
                  CREATE ROLE {OTHER} LOGIN PASSWORD 'client' NOINHERIT;
+               END IF;
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OPERATOR}') THEN
+                 CREATE ROLE {OPERATOR} LOGIN PASSWORD 'client' NOINHERIT;
                END IF;
              END $$"
         ))
@@ -171,6 +175,62 @@ fn a_database_owner_installs_it_and_runs_the_store() {
         app.batch_execute("DELETE FROM message_store.messages"),
         "42501",
         "permission denied for table messages",
+    );
+
+    // The client role may not remove; the owner may, and gives removal to
+    // an operator role, which may not grant it on.
+    assert_error(
+        app.batch_execute("SELECT message_store.remove_messages('account', NULL, 1000)"),
+        "42501",
+        "permission denied for function remove_messages",
+    );
+    owner
+        .batch_execute(
+            "SELECT message_store.set_retention_policy('account', 'keep_last', 2);
+             SELECT message_store.clear_retention_policy('account');",
+        )
+        .unwrap();
+    assert_eq!(
+        strings(
+            &mut owner,
+            "SELECT message_store.remove_messages('account', NULL, 2)::text"
+        ),
+        ["1"]
+    );
+    owner
+        .batch_execute(&format!(
+            "SELECT message_store.grant_operator_privileges('{OPERATOR}')"
+        ))
+        .unwrap();
+    let mut operator = connect_as(&db, OPERATOR, "");
+    assert_eq!(
+        strings(
+            &mut operator,
+            "SELECT message_store.remove_messages('account', NULL, 1000)::text"
+        ),
+        ["1"]
+    );
+    assert_eq!(
+        strings(
+            &mut operator,
+            "SELECT message_store.redact_stream('account-1')::text"
+        ),
+        ["1"]
+    );
+    assert_error(
+        operator.batch_execute(&format!(
+            "SELECT message_store.grant_operator_privileges('{OTHER}')"
+        )),
+        "42501",
+        "permission denied for function grant_operator_privileges",
+    );
+    drop(operator);
+    assert_eq!(
+        strings(
+            &mut owner,
+            "SELECT position::text || ' ' || (data IS NULL)::text FROM message_store.messages"
+        ),
+        ["2 true"]
     );
 
     // A role granted nothing reaches nothing.
