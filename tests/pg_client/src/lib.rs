@@ -404,6 +404,16 @@ pub fn hint(category: &str, global_position: i64) -> String {
     format!(r#"{{"category":"{category}","global_position":{global_position}}}"#)
 }
 
+/// The first column of every row `sql` returns, a text column.
+pub fn strings(client: &mut Client, sql: &str) -> Vec<String> {
+    client
+        .query(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 /// Every message as the row's text, in global order.
 pub fn messages_as_text(client: &mut Client) -> Vec<String> {
     client

@@ -16,15 +16,6 @@ const FIXTURE: &str = "tests/pg_client/fixtures/message_db_1_3.sql";
 const OTHER: &str = "ms_adopt_other";
 const OWNER: &str = "ms_adopt_owner";
 
-fn strings(client: &mut Client, sql: &str) -> Vec<String> {
-    client
-        .query(sql, &[])
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
-
 /// The roles the tests name, made once (roles are the cluster's).
 fn roles() {
     static ROLES: Mutex<()> = Mutex::new(());

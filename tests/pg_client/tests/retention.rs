@@ -11,16 +11,11 @@ use postgres::Client;
 /// Every message as `stream_name/position@global_position`, in global
 /// order.
 fn stored(client: &mut Client) -> Vec<String> {
-    client
-        .query(
-            "SELECT stream_name || '/' || position || '@' || global_position
-             FROM message_store.messages ORDER BY global_position",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
+    strings(
+        client,
+        "SELECT stream_name || '/' || position || '@' || global_position
+         FROM message_store.messages ORDER BY global_position",
+    )
 }
 
 fn count(client: &mut Client, sql: &str) -> i64 {
@@ -258,17 +253,12 @@ fn a_redacted_stream_keeps_its_rows_and_positions() {
     write_with_metadata(&mut client, "acc", r#"{"a": 3}"#);
     let before = messages_as_text(&mut client);
     let identities = |client: &mut Client| -> Vec<String> {
-        client
-            .query(
-                "SELECT id || ' ' || stream_name || ' ' || type || ' ' || position || ' '
-                        || global_position || ' ' || time
-                 FROM message_store.messages ORDER BY global_position",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
+        strings(
+            client,
+            "SELECT id || ' ' || stream_name || ' ' || type || ' ' || position || ' '
+                    || global_position || ' ' || time
+             FROM message_store.messages ORDER BY global_position",
+        )
     };
     let identities_before = identities(&mut client);
     assert_eq!(
@@ -343,16 +333,11 @@ fn a_redacted_stream_keeps_its_rows_and_positions() {
 fn stored_policies_are_set_replaced_cleared_and_applied() {
     let (_db, mut client) = fresh_database("retention_policies");
     let policies = |client: &mut Client| -> Vec<String> {
-        client
-            .query(
-                "SELECT category || ' ' || kind || ' ' || amount
-                 FROM message_store.retention_policies ORDER BY category",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
+        strings(
+            client,
+            "SELECT category || ' ' || kind || ' ' || amount
+             FROM message_store.retention_policies ORDER BY category",
+        )
     };
     client
         .batch_execute(

@@ -27,16 +27,11 @@ fn runs(admin: &mut Client, job_name: &str) -> Vec<(String, String)> {
 }
 
 fn stored(client: &mut Client) -> Vec<String> {
-    client
-        .query(
-            "SELECT stream_name || '/' || position FROM message_store.messages
-             ORDER BY global_position",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
+    strings(
+        client,
+        "SELECT stream_name || '/' || position FROM message_store.messages
+         ORDER BY global_position",
+    )
 }
 
 #[test]
@@ -84,15 +79,10 @@ fn pg_cron_applies_the_policies_as_the_operator_role() {
                               'SELECT message_store.apply_retention_policies()')",
     )
     .unwrap();
-    let usernames: Vec<String> = admin
-        .query(
-            "SELECT jobname || ' ' || username FROM cron.job ORDER BY jobname",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let usernames = strings(
+        &mut admin,
+        "SELECT jobname || ' ' || username FROM cron.job ORDER BY jobname",
+    );
     assert_eq!(
         usernames,
         ["client_retention ms_app", "message_store_retention ms_ops"]

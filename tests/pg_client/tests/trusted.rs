@@ -42,15 +42,6 @@ fn owned_database(name: &str) -> String {
     empty_database(name, Some(OWNER))
 }
 
-fn strings(client: &mut Client, sql: &str) -> Vec<String> {
-    client
-        .query(sql, &[])
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
-
 fn bootstrap_superuser(client: &mut Client) -> String {
     strings(client, "SELECT rolname::text FROM pg_roles WHERE oid = 10").remove(0)
 }
