@@ -306,6 +306,9 @@ fn pg_dump_and_restore_keep_every_message() {
         )
         .is_err());
     write(&mut c, "dump-1", "T");
+    // A retention policy is the users' too.
+    c.batch_execute("SELECT message_store.set_retention_policy('dump', 'keep_last', 7)")
+        .unwrap();
     let snapshot = |c: &mut Client| -> Vec<String> {
         c.query(
             "SELECT m::text FROM message_store.messages m ORDER BY global_position",
@@ -348,6 +351,13 @@ fn pg_dump_and_restore_keep_every_message() {
 
     let mut restored = connect("dbname=ms_test_dump_target");
     assert_eq!(snapshot(&mut restored), before);
+    assert_eq!(
+        strings(
+            &mut restored,
+            "SELECT category || ' ' || kind || ' ' || amount FROM message_store.retention_policies"
+        ),
+        ["dump keep_last 7"]
+    );
     // The sequence continues after the restored messages.
     let max_before: i64 = c
         .query_one(
