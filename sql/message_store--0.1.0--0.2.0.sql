@@ -227,6 +227,14 @@ $$;
 -- returns how many. Not for PUBLIC: the extension's owner runs them, and
 -- the roles it gives grant_operator_privileges.
 --
+-- A removal's statement walks an index in the order it removes (the
+-- category index by global position, or the stream index by position)
+-- and stops at its limit. Without the two settings, a plan made while the
+-- table is small (the statement's plan is kept for the session) may
+-- instead collect every row of the category or stream and sort them, and
+-- so read the whole range at every batch; with them, every plan of these
+-- statements is the ordered walk.
+--
 -- The stored policies, one per category: keep_seconds (messages younger
 -- than amount seconds, and each stream's last) or keep_last (the last
 -- amount messages of each stream). They are the users' settings, so
@@ -247,6 +255,7 @@ CREATE FUNCTION message_store.remove_messages(
 )
 RETURNS bigint
 VOLATILE
+SET enable_bitmapscan = off SET enable_sort = off
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_remove_messages';
 
 CREATE FUNCTION message_store.redact_stream(stream_name varchar)
@@ -271,6 +280,7 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_clear_retention_policy';
 CREATE FUNCTION message_store.apply_retention_policies("limit" bigint DEFAULT 1000)
 RETURNS bigint
 VOLATILE
+SET enable_bitmapscan = off SET enable_sort = off
 LANGUAGE c AS 'MODULE_PATHNAME', 'message_store_apply_retention_policies';
 
 REVOKE EXECUTE ON FUNCTION

@@ -441,3 +441,63 @@ fn category_reads_keep_one_plan_on_the_category_index() {
         assert!(!plan.contains("Seq Scan"), "{sql}: {plan}");
     }
 }
+
+/// Removals run their kept, generic plans on the indexes: over a category
+/// the category index from the bound on, each stream's last position one
+/// backward probe of the stream index, the rows deleted by primary key;
+/// over a stream the stream index. No plan scans the table or sorts.
+#[test]
+fn removals_keep_their_plans_on_the_indexes() {
+    let (db, mut admin) = fresh_database("removal_plans");
+    admin
+        .batch_execute(
+            "SELECT count(message_store.write_message(
+               gen_random_uuid()::text, 'plan' || (i % 3) || '-' || (i % 50), 'T', '{}'))
+             FROM generate_series(1, 3000) AS i;
+             ANALYZE message_store.messages;",
+        )
+        .unwrap();
+    let (mut c, notices) = connect_keeping_notices(&db);
+    c.batch_execute(
+        "LOAD 'auto_explain';
+         SET auto_explain.log_min_duration = 0;
+         SET auto_explain.log_nested_statements = on;
+         SET auto_explain.log_level = notice;
+         SET client_min_messages = notice;",
+    )
+    .unwrap();
+    let removals = [
+        ("'plan1', NULL, 1500, 10", 10, "messages_category"),
+        ("'plan2', 'infinity', NULL, 1000", 950, "messages_category"),
+        ("'none', NULL, 100, 10", 0, "messages_category"),
+        ("'plan0-7', NULL, 3000, 1000", 19, "messages_stream"),
+        ("'plan0-8', 'infinity', 10, 5", 0, "messages_stream"),
+    ];
+    for (args, expected, index) in removals {
+        let sql = format!("SELECT message_store.remove_messages({args})");
+        let removed: i64 = c.query_one(sql.as_str(), &[]).unwrap().get(0);
+        assert_eq!(removed, expected, "{sql}");
+        let plans: Vec<String> = notices
+            .take()
+            .into_iter()
+            .filter(|n| n.contains("DELETE FROM message_store.messages"))
+            .collect();
+        assert_eq!(plans.len(), 1, "{sql}: {plans:?}");
+        let plan = &plans[0];
+        assert!(
+            plan.contains(&format!("Index Scan using {index} on messages m")),
+            "{sql}: {plan}"
+        );
+        assert!(
+            plan.contains("Index Only Scan Backward using messages_stream on messages s")
+                || plan.contains("Index Scan Backward using messages_stream on messages s"),
+            "{sql}: {plan}"
+        );
+        assert!(
+            plan.contains("Index Scan using messages_pkey on messages"),
+            "{sql}: {plan}"
+        );
+        assert!(!plan.contains("Sort"), "{sql}: {plan}");
+        assert!(!plan.contains("Seq Scan"), "{sql}: {plan}");
+    }
+}

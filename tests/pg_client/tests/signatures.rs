@@ -200,7 +200,20 @@ fn c_functions_of(script: &str) -> Vec<Declaration> {
             "SETOF" => (true, words[2]),
             returns => (false, returns),
         };
-        let attributes = &words[if returns_set { 3 } else { 2 }..language];
+        // `SET name = value` clauses are settings of the call, not
+        // attributes of the signature.
+        let mut attributes: Vec<&str> = Vec::new();
+        let mut rest = &words[if returns_set { 3 } else { 2 }..language];
+        while let Some((&word, tail)) = rest.split_first() {
+            if word == "SET" {
+                assert_eq!(tail.get(1), Some(&"="), "{name}: {rest:?}");
+                rest = &tail[3..];
+            } else {
+                attributes.push(word);
+                rest = tail;
+            }
+        }
+        let attributes = &attributes[..];
         let volatility = match attributes
             .iter()
             .filter(|w| ["IMMUTABLE", "STABLE", "VOLATILE"].contains(w))
