@@ -271,7 +271,8 @@ pub fn apply_retention_policies(session: &Arc<Session>, ctx: &Context<'_>) -> Re
 
 /// Runs `body` in a savepoint (a transaction of its own in autocommit
 /// mode, nested in a caller's): released when it succeeds, undone when it
-/// fails, so a failed call changes nothing.
+/// fails or panics, so a failed call changes nothing and leaves no
+/// transaction open.
 fn in_savepoint<T>(
     session: &Session,
     body: impl FnOnce() -> Result<T, Failure>,
@@ -279,16 +280,30 @@ fn in_savepoint<T>(
     session
         .db
         .execute_batch("SAVEPOINT message_store_retention")?;
-    let result = body().and_then(|value| {
-        session
-            .db
-            .execute_batch("RELEASE message_store_retention")?;
-        Ok(value)
-    });
-    if result.is_err() {
-        let _ = session
-            .db
-            .execute_batch("ROLLBACK TO message_store_retention; RELEASE message_store_retention");
+    let mut savepoint = Savepoint {
+        session,
+        open: true,
+    };
+    let value = body()?;
+    session
+        .db
+        .execute_batch("RELEASE message_store_retention")?;
+    savepoint.open = false;
+    Ok(value)
+}
+
+/// An open savepoint, rolled back and ended when dropped unless released.
+struct Savepoint<'a> {
+    session: &'a Session,
+    open: bool,
+}
+
+impl Drop for Savepoint<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.session.db.execute_batch(
+                "ROLLBACK TO message_store_retention; RELEASE message_store_retention",
+            );
+        }
     }
-    result
 }
