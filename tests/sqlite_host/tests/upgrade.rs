@@ -580,3 +580,28 @@ fn a_policy_on_a_0_1_0_file_removes_its_old_messages() {
         [["account", "keep_last", "5"]]
     );
 }
+
+/// A table named `retention_policies` that the file's owner made is not
+/// the store's: the migration refuses it and changes nothing, and reads go
+/// on.
+#[test]
+fn a_0_1_0_file_with_a_retention_policies_table_of_its_own_is_not_migrated() {
+    let (_dir, path) = fixture_at_version(1, "CREATE TABLE retention_policies (note TEXT);");
+    let before = directory(&path);
+    let conn = open(&path);
+    let error = "migrating the message store from schema version 1 to 2 failed: table retention_policies already exists";
+    for sql in [
+        STORE_CALLS[0],
+        "SELECT set_retention_policy('account', 'keep_last', 1)",
+        "SELECT remove_messages('account', NULL, 100)",
+        "SELECT apply_retention_policies()",
+    ] {
+        assert_eq!(rows(&conn, sql), Err(error.to_string()), "{sql}");
+    }
+    assert_eq!(compare_with_recorded_reads(&conn).1, 858);
+    drop(conn);
+    assert!(
+        directory(&path) == before,
+        "the refused migration changed the file"
+    );
+}
