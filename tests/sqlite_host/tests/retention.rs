@@ -833,3 +833,37 @@ fn a_stored_policy_that_breaks_the_rules_fails_the_whole_apply() {
     assert_eq!(count(&conn, "SELECT remove_messages('cat2', NULL, 100)"), 1);
     conn.execute_batch("BEGIN; ROLLBACK").unwrap();
 }
+
+/// `apply_retention_policies` takes the write lock before it reads the
+/// policies, in a caller's deferred transaction too: another connection
+/// cannot write between its read and its removals, and holds no lock of
+/// its own afterwards.
+#[test]
+fn applying_policies_takes_the_write_lock_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let first = message_store_sqlite_tests::open(&path);
+    first
+        .query_row(
+            "SELECT write_message(gen_random_uuid(), 'cat-1', 'Noted', '{}')",
+            [],
+            |_| Ok(()),
+        )
+        .unwrap();
+    let second = message_store_sqlite_tests::open(&path);
+    second.busy_timeout(std::time::Duration::ZERO).unwrap();
+    first.execute_batch("BEGIN").unwrap();
+    // No policy is stored: the call removes nothing, and still locks.
+    assert_eq!(count(&first, "SELECT apply_retention_policies()"), 0);
+    assert_eq!(
+        second
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| e.to_string()),
+        Err("database is locked".to_string())
+    );
+    first.execute_batch("COMMIT").unwrap();
+    second.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
+    // In autocommit mode the call's own transaction ends with it.
+    assert_eq!(count(&first, "SELECT apply_retention_policies()"), 0);
+    second.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
+}
