@@ -1,4 +1,4 @@
--- The message store's tables in a SQLite database, schema version 1.
+-- The message store's tables in a SQLite database, schema version 2.
 --
 -- The SQLite extension runs this the first time something is written to a
 -- database that has no message store yet. Every statement may run again
@@ -113,9 +113,19 @@ CREATE VIEW IF NOT EXISTS main.type_category_summary AS
   FROM counts, total
   ORDER BY type, category;
 
+-- Retention policies (schema version 2; sqlite_ext/src/migrate.rs adds the
+-- table to a version 1 file with this same statement): how each category
+-- keeps its messages when apply_retention_policies() runs.
+
+CREATE TABLE IF NOT EXISTS main.retention_policies (
+  category TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('keep_seconds', 'keep_last')),
+  amount INTEGER NOT NULL CHECK (amount >= 1)
+);
+
 CREATE TABLE IF NOT EXISTS main.message_store_schema (
   version INTEGER NOT NULL
 );
 
 INSERT INTO main.message_store_schema (version)
-SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM main.message_store_schema);
+SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM main.message_store_schema);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The SQLite extension under valgrind memcheck in two real hosts: a sqlite3
-# CLI session (tests/memcheck/session.sql) and the README's Python example
-# in Debian's python3. Any memory error, or a definite leak in the CLI
-# session, fails. Build the library first
-# (cargo build --release -p message_store_sqlite).
+# CLI session (tests/memcheck/session.sql) and the Python examples
+# (tests/hosts/python_example.py, retention_example.py) in Debian's
+# python3. Any memory error, or a definite leak in the CLI session, fails.
+# Build the library first (cargo build --release -p message_store_sqlite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib.sh
@@ -28,4 +28,7 @@ grep -qx '206' "$work/cli.out" || { cat "$work/cli.out"; echo "memcheck: the ses
 PYTHONMALLOC=malloc valgrind -q --error-exitcode=9 --leak-check=no \
   /usr/bin/python3 tests/hosts/python_example.py ./target/release/libmessage_store_sqlite "$work/store.db" \
   > "$work/python.out" 2> "$work/python.err" || { cat "$work/python.err"; echo "memcheck: the Python example failed under valgrind" >&2; exit 1; }
-echo "memcheck: no memory errors in the sqlite3 session or the Python example"
+PYTHONMALLOC=malloc valgrind -q --error-exitcode=9 --leak-check=no \
+  /usr/bin/python3 tests/hosts/retention_example.py ./target/release/libmessage_store_sqlite "$work/retention.db" \
+  > "$work/retention.out" 2> "$work/retention.err" || { cat "$work/retention.err"; echo "memcheck: the Python retention example failed under valgrind" >&2; exit 1; }
+echo "memcheck: no memory errors in the sqlite3 session or the Python examples"

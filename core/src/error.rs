@@ -31,6 +31,8 @@ pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
 /// SQLSTATE `22008` (datetime_field_overflow).
 pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
+/// SQLSTATE `22007` (invalid_datetime_format).
+pub const INVALID_DATETIME_FORMAT: &str = "22007";
 /// SQLSTATE `22004` (null_value_not_allowed).
 pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
 /// SQLSTATE `25006` (read_only_sql_transaction).
@@ -181,6 +183,13 @@ pub enum Error {
     },
     /// `remove_messages` with neither a time nor a global position bound.
     RemovalUnbounded,
+    /// A time argument given as text (SQLite) that is not a time in UTC
+    /// of a form [`crate::time::parse_time_bound`] reads.
+    InvalidTimeBound {
+        function: &'static str,
+        argument: &'static str,
+        value: String,
+    },
     /// A retention policy kind that is not one of `retention::Keep::KINDS`.
     UnknownRetentionKind {
         kind: String,
@@ -244,6 +253,7 @@ impl Error {
             Error::RemovalUnbounded
             | Error::UnknownRetentionKind { .. }
             | Error::RetentionAmountTooSmall { .. } => INVALID_PARAMETER_VALUE,
+            Error::InvalidTimeBound { .. } => INVALID_DATETIME_FORMAT,
             Error::ReadOnly { .. } => READ_ONLY_SQL_TRANSACTION,
             _ => RAISE_EXCEPTION,
         }
@@ -384,6 +394,16 @@ impl fmt::Display for Error {
                 "remove_messages: before_time and before_global_position are both NULL; \
                  give at least one bound (with neither, every message but each stream's last \
                  would go)"
+            ),
+            Error::InvalidTimeBound {
+                function,
+                argument,
+                value,
+            } => write!(
+                f,
+                "{function}: {argument} is not a time in UTC between years 0001 and 9999: \"{value}\" \
+                 (give it as the store prints times, 2026-11-26 17:42:10.123456, or in ISO 8601, \
+                 2026-11-26T17:42:10.123456Z)"
             ),
             Error::UnknownRetentionKind { kind } => write!(
                 f,
@@ -600,6 +620,15 @@ mod tests {
                 },
                 "get_categories: after holds a NUL character, which no name holds",
                 "22021",
+            ),
+            (
+                Error::InvalidTimeBound {
+                    function: "remove_messages",
+                    argument: "before_time",
+                    value: "yesterday".into(),
+                },
+                "remove_messages: before_time is not a time in UTC between years 0001 and 9999: \"yesterday\" (give it as the store prints times, 2026-11-26 17:42:10.123456, or in ISO 8601, 2026-11-26T17:42:10.123456Z)",
+                "22007",
             ),
         ];
         for (error, text, state) in cases {

@@ -10,7 +10,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// its library writes (`message_store_schema.version`). A release that
 /// changes the SQLite schema takes the next number and brings the migration
 /// from the one before.
-pub const SQLITE_SCHEMA_VERSIONS: &[(&str, i64)] = &[("0.1.0", 1), ("0.2.0", 1)];
+pub const SQLITE_SCHEMA_VERSIONS: &[(&str, i64)] = &[("0.1.0", 1), ("0.2.0", 2)];
 
 /// The SQLite schema version this build writes and migrates files to.
 pub const fn sqlite_schema_version() -> i64 {

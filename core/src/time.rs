@@ -114,6 +114,43 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         .checked_add(micros)
 }
 
+/// Reads a time a caller gives as a bound (`remove_messages`'
+/// `before_time` on SQLite), in UTC: [`format_timestamp`]'s form
+/// (`2026-11-26 17:42:10.123456`), or ISO 8601 with `T` between date and
+/// clock; either may end in `Z` or `+00:00`, and a fraction of 1 to 6
+/// digits may end in zeros. Only years 0001 to 9999, four digits: within
+/// them the stored times' text compares in time order. `None` for any
+/// other text, a date that does not exist included.
+pub fn parse_time_bound(text: &str) -> Option<i64> {
+    let body = text
+        .strip_suffix('Z')
+        .or_else(|| text.strip_suffix("+00:00"))
+        .unwrap_or(text);
+    let bytes = body.as_bytes();
+    if bytes.len() < 19 || bytes[4] != b'-' || !matches!(bytes[10], b' ' | b'T') {
+        return None;
+    }
+    let mut canonical = String::with_capacity(26);
+    canonical.push_str(body.get(..10)?);
+    canonical.push(' ');
+    canonical.push_str(body.get(11..19)?);
+    match body.get(19..)? {
+        "" => {}
+        fraction => {
+            let digits = fraction.strip_prefix('.')?;
+            if !(1..=6).contains(&digits.len()) || !digits.bytes().all(|d| d.is_ascii_digit()) {
+                return None;
+            }
+            let significant = digits.trim_end_matches('0');
+            if !significant.is_empty() {
+                canonical.push('.');
+                canonical.push_str(significant);
+            }
+        }
+    }
+    parse_timestamp(&canonical)
+}
+
 /// Appends `value`, at least `width` digits (zeros in front); `value` is
 /// not negative.
 pub(crate) fn push_padded(out: &mut String, value: u64, width: usize) {
@@ -293,6 +330,65 @@ mod tests {
         ];
         for (micros, text) in cases {
             assert_eq!(format_timestamp(micros), text, "{micros}");
+        }
+    }
+
+    #[test]
+    fn time_bounds_in_utc() {
+        let micros = 1_795_716_146_513_973; // 2026-11-26 18:02:26.513973
+        for text in [
+            "2026-11-26 18:02:26.513973",
+            "2026-11-26T18:02:26.513973",
+            "2026-11-26T18:02:26.513973Z",
+            "2026-11-26T18:02:26.513973+00:00",
+            "2026-11-26 18:02:26.513973Z",
+        ] {
+            assert_eq!(parse_time_bound(text), Some(micros), "{text}");
+        }
+        for (text, expected) in [
+            ("2026-11-26 18:02:26", 1_795_716_146_000_000),
+            ("2026-11-26T18:02:26Z", 1_795_716_146_000_000),
+            ("2026-11-26T18:02:26.000000Z", 1_795_716_146_000_000),
+            ("2026-11-26T18:02:26.5", 1_795_716_146_500_000),
+            ("2026-11-26 18:02:26.500", 1_795_716_146_500_000),
+            ("2000-01-01 00:00:00", 946_684_800_000_000),
+            ("0001-01-01 00:00:00", -62_135_596_800_000_000),
+            ("9999-12-31T23:59:59.999999Z", 253_402_300_799_999_999),
+        ] {
+            assert_eq!(parse_time_bound(text), Some(expected), "{text}");
+            // What a bound is compared as: the text the store keeps.
+            assert_eq!(
+                parse_time_bound(&format_timestamp(expected)),
+                Some(expected),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            "now",
+            "yesterday",
+            "2026-11-26",
+            "2026-11-26T18:02",
+            "2026-11-26T18:02:26+01:00",
+            "2026-11-26T18:02:26-00:00",
+            "2026-11-26T18:02:26z",
+            "2026-11-26t18:02:26",
+            "2026-11-26T18:02:26ZZ",
+            "2026-11-26T18:02:26.Z",
+            "2026-11-26T18:02:26.1234567Z",
+            "2026-11-26T18:02:26.12a",
+            "2026-11-26 18:02:26 ",
+            " 2026-11-26 18:02:26",
+            "2026-11-26_18:02:26",
+            "2026-02-29 00:00:00",
+            "2026-11-26 24:00:00",
+            "0000-01-01 00:00:00",
+            "0001-01-01 00:00:00 BC",
+            "10000-01-01 00:00:00",
+            "+2026-11-26 18:02:26",
+            "2026-11-26 18:02:26.5 BC",
+        ] {
+            assert_eq!(parse_time_bound(text), None, "{text:?}");
         }
     }
 

@@ -1,6 +1,6 @@
-//! The scalar functions: the writers, the import, the stream version, the
-//! lock, the stream-name functions, hash_64, and `set_config` for the
-//! connection's settings.
+//! The scalar functions: the writers, the import, retention and erasure
+//! (`retention.rs`), the stream version, the lock, the stream-name
+//! functions, hash_64, and `set_config` for the connection's settings.
 
 use std::sync::Arc;
 
@@ -178,6 +178,26 @@ pub fn register(db: &Connection, session: &Arc<Session>) -> rusqlite::Result<()>
     let s = Held::new("import_messages", (session.clone(), rows));
     define(db, "import_messages", 1..=1, DIRECT, move |ctx| {
         crate::transfer::import_messages(&s.0, &s.1, ctx)
+    })?;
+    let s = Held::new("remove_messages", session.clone());
+    define(db, "remove_messages", 1..=4, DIRECT, move |ctx| {
+        crate::retention::remove_messages(&s, ctx)
+    })?;
+    let s = Held::new("redact_stream", session.clone());
+    define(db, "redact_stream", 1..=1, DIRECT, move |ctx| {
+        crate::retention::redact_stream(&s, ctx)
+    })?;
+    let s = Held::new("set_retention_policy", session.clone());
+    define(db, "set_retention_policy", 3..=3, DIRECT, move |ctx| {
+        crate::retention::set_retention_policy(&s, ctx)
+    })?;
+    let s = Held::new("clear_retention_policy", session.clone());
+    define(db, "clear_retention_policy", 1..=1, DIRECT, move |ctx| {
+        crate::retention::clear_retention_policy(&s, ctx)
+    })?;
+    let s = Held::new("apply_retention_policies", session.clone());
+    define(db, "apply_retention_policies", 0..=1, DIRECT, move |ctx| {
+        crate::retention::apply_retention_policies(&s, ctx)
     })?;
     let s = Held::new("stream_version", session.clone());
     define(db, "stream_version", 1..=1, DIRECT, move |ctx| {

@@ -24,6 +24,7 @@ mod batch;
 mod functions;
 mod migrate;
 mod readers;
+mod retention;
 mod session;
 mod shape;
 mod stmt;

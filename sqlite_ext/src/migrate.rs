@@ -20,9 +20,21 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// Every migration, oldest first. Empty: every release so far writes
-/// schema version 1.
-pub const MIGRATIONS: &[Migration] = &[];
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[
+    // Release 0.2.0: the retention policies' table, as the schema file
+    // creates it (a test checks the text is the file's). Without `IF NOT
+    // EXISTS`: a table of that name the file's owner made is not taken
+    // for the store's; the migration fails, and the file stays as it was.
+    Migration {
+        from: 1,
+        sql: "CREATE TABLE main.retention_policies (
+  category TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('keep_seconds', 'keep_last')),
+  amount INTEGER NOT NULL CHECK (amount >= 1)
+);",
+    },
+];
 
 /// The migrations that take a store from version `from` to `to`, in order;
 /// an error naming the versions when a step is missing.
@@ -96,6 +108,20 @@ mod tests {
                 path(MIGRATIONS, *version, sqlite_schema_version()).is_ok(),
                 "no way from release {release}'s schema version {version}"
             );
+        }
+    }
+
+    /// A migrated file has the tables a new file gets: each step's SQL is
+    /// a statement of the schema file, word for word but for the file's
+    /// `IF NOT EXISTS`.
+    #[test]
+    fn each_step_is_the_schema_file_s_own_statement() {
+        let schema = include_str!("../../sql/sqlite_schema.sql");
+        for step in MIGRATIONS {
+            let in_schema =
+                step.sql
+                    .replacen("CREATE TABLE main.", "CREATE TABLE IF NOT EXISTS main.", 1);
+            assert!(schema.contains(&in_schema), "{}", step.sql);
         }
     }
 

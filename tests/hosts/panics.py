@@ -126,6 +126,22 @@ conn = connect()
 print(conn.execute("SELECT count(*) FROM get_stream_messages('import-1')").fetchone()[0])
 conn.close()
 
+# Retention and erasure: a failed call removes, redacts and stores nothing.
+RETENTION = [
+    ("remove_messages", "SELECT remove_messages('account', NULL, 1000000000)"),
+    ("redact_stream", "SELECT redact_stream('account-1')"),
+    ("set_retention_policy", "SELECT set_retention_policy('account', 'keep_last', 1)"),
+    ("clear_retention_policy", "SELECT clear_retention_policy('account')"),
+    ("apply_retention_policies", "SELECT apply_retention_policies()"),
+]
+for function, sql in RETENTION:
+    fails(f"{function}.xFunc", sql)
+conn = connect()
+print(conn.execute(
+    "SELECT count(*), count(data), (SELECT count(*) FROM retention_policies) FROM messages"
+).fetchone())
+conn.close()
+
 # The listings, readers of their own over the messages stored above.
 for listing in ["get_streams", "get_categories"]:
     for callback in ["xFilter", "xNext", "xColumn"]:

@@ -102,11 +102,21 @@ fn register_adds_what_loading_the_library_adds() {
     for name in ["write_message", "write_messages", "write_batch", "hash_64"] {
         assert!(names.contains(name), "{name} missing from {names:?}");
     }
-    // SQLite's SQLITE_DIRECTONLY: no view or trigger of a database file may write.
-    let write_message: Vec<_> = added.iter().filter(|f| f[0] == "write_message").collect();
-    assert!(!write_message.is_empty());
-    for f in write_message {
-        assert_ne!(f[2].parse::<i64>().unwrap() & 0x80000, 0, "{f:?}");
+    // SQLite's SQLITE_DIRECTONLY: no view or trigger of a database file may
+    // write, remove or redact messages, or change the retention policies.
+    for writer in [
+        "write_message",
+        "remove_messages",
+        "redact_stream",
+        "set_retention_policy",
+        "clear_retention_policy",
+        "apply_retention_policies",
+    ] {
+        let registered: Vec<_> = added.iter().filter(|f| f[0] == writer).collect();
+        assert!(!registered.is_empty(), "{writer} missing");
+        for f in registered {
+            assert_ne!(f[2].parse::<i64>().unwrap() & 0x80000, 0, "{f:?}");
+        }
     }
     let base = set(&plain, modules);
     let added: BTreeSet<_> = set(&conn, modules).difference(&base).cloned().collect();

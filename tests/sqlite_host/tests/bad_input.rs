@@ -233,6 +233,30 @@ fn nul_and_invalid_utf8_are_refused_with_postgres_texts() {
             nul,
         ),
         ("SELECT acquire_lock(CAST(x'ff' AS TEXT))".to_string(), ff),
+        (
+            "SELECT remove_messages(CAST(x'ff' AS TEXT), NULL, 10)".to_string(),
+            ff,
+        ),
+        (
+            "SELECT remove_messages('account', CAST(x'ff' AS TEXT))".to_string(),
+            ff,
+        ),
+        (
+            "SELECT redact_stream(CAST(x'4fff' AS TEXT))".to_string(),
+            ff,
+        ),
+        (
+            "SELECT set_retention_policy(CAST(x'ff' AS TEXT), 'keep_last', 1)".to_string(),
+            ff,
+        ),
+        (
+            "SELECT set_retention_policy('account', CAST(x'e282' AS TEXT), 1)".to_string(),
+            cut,
+        ),
+        (
+            "SELECT clear_retention_policy('account' || char(0))".to_string(),
+            nul,
+        ),
         ("SELECT category('b' || char(0) || 'x-1')".to_string(), nul),
         ("SELECT id(CAST(x'4fff' AS TEXT))".to_string(), ff),
         ("SELECT cardinal_id(CAST(x'ff' AS TEXT))".to_string(), ff),
@@ -403,6 +427,11 @@ fn a_messages_table_of_another_shape_is_refused_and_left_untouched() {
             "SELECT * FROM get_last_stream_message('account-1')",
             "SELECT stream_version('account-1')",
             "SELECT acquire_lock('account-1')",
+            "SELECT remove_messages('account', NULL, 10)",
+            "SELECT redact_stream('account-1')",
+            "SELECT set_retention_policy('account', 'keep_last', 1)",
+            "SELECT clear_retention_policy('account')",
+            "SELECT apply_retention_policies()",
         ] {
             assert_eq!(rows(&conn, sql), Err(expected.clone()), "{sql}");
         }

@@ -147,3 +147,21 @@ fn python_example_in_the_readme() {
         "stderr: {stderr}"
     );
 }
+
+/// The Python example of retention on SQLite (policies, removal loops of
+/// short transactions, VACUUM and incremental vacuum) prints what its
+/// comments say.
+#[test]
+fn python_retention_example() {
+    let example = hosts_dir().join("retention_example.py");
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = run(Command::new("/usr/bin/python3")
+        .arg(&example)
+        .arg(library_stem())
+        .arg(dir.path().join("store.db")));
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["1170", "399", "99", "True", "2 0", "11", "True", "0"],
+        "stderr: {stderr}"
+    );
+}

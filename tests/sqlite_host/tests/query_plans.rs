@@ -9,6 +9,9 @@
 //! id and stream version by its index, so neither scans the table.
 //! `get_streams` and `get_categories` walk the stream and category indexes
 //! one search per name, read lazily (a co-routine, never materialized).
+//! The removals of `remove_messages` and the retention policies search the
+//! category or the stream index, and each stream's last position by the
+//! stream index, with no sort.
 //!
 //! The texts planned are the extension's own, caught by a trace of the
 //! connection as the reader runs them, and every read's rows are checked
@@ -554,5 +557,165 @@ fn the_listings_walk_their_index_one_search_per_name() {
             assert_eq!(ran.len(), 1, "{sql}: {ran:?}");
             assert_eq!(ran[0].1, categories, "{sql}: {ran:?}");
         }
+    }
+}
+
+const REMOVE_FROM_CATEGORY_PLAN: [&str; 5] = [
+    "SEARCH main.messages USING INTEGER PRIMARY KEY (rowid=?)",
+    "LIST SUBQUERY 2",
+    "SEARCH m USING INDEX messages_category (<expr>=? AND global_position<?)",
+    "CORRELATED SCALAR SUBQUERY 1",
+    "SEARCH s USING COVERING INDEX messages_stream (stream_name=?)",
+];
+const REMOVE_FROM_STREAM_PLAN: [&str; 5] = [
+    "SEARCH main.messages USING INTEGER PRIMARY KEY (rowid=?)",
+    "LIST SUBQUERY 2",
+    "SEARCH m USING INDEX messages_stream (stream_name=? AND position<?)",
+    "SCALAR SUBQUERY 1",
+    "SEARCH s USING COVERING INDEX messages_stream (stream_name=?)",
+];
+
+/// The global positions a removal should take, by plain SQL over the
+/// table: below the bounds, at least `keep_last` of its stream after it,
+/// oldest first, at most `limit`.
+fn due(
+    conn: &Connection,
+    filter: &str,
+    before_global_position: i64,
+    keep_last: i64,
+    limit: i64,
+) -> Vec<Row> {
+    query(
+        conn,
+        &format!(
+            "SELECT m.global_position FROM messages m WHERE {filter} \
+             AND m.global_position < ?1 \
+             AND m.position <= (SELECT max(position) FROM messages s WHERE s.stream_name = m.stream_name) - ?2 \
+             ORDER BY m.global_position LIMIT ?3"
+        ),
+        &[
+            Value::Integer(before_global_position),
+            Value::Integer(keep_last),
+            Value::Integer(limit),
+        ],
+    )
+}
+
+/// The removals walk the category index in global position order, or the
+/// stream index in position order, and find each stream's last position
+/// with one search of the stream index: no scan of the table and no
+/// sort, with or without statistics. Each call removes what plain SQL
+/// says is due.
+#[test]
+fn the_removals_search_their_index() {
+    let conn = open_in_memory();
+    fill(&conn, MESSAGES);
+    let trace = Trace::on(&conn);
+    for analyzed in [false, true] {
+        if analyzed {
+            conn.execute_batch("ANALYZE").unwrap();
+        }
+        let bound = if analyzed { MESSAGES } else { MESSAGES / 2 };
+        // name, time bound, global position bound, limit, keep_last.
+        for (call, args, filter, plan_lines) in [
+            (
+                "SELECT remove_messages(?1, ?2, ?3, ?4)",
+                vec![
+                    Value::Text("big".into()),
+                    Value::Null,
+                    Value::Integer(bound),
+                    Value::Integer(50),
+                    Value::Integer(1),
+                ],
+                "substr(m.stream_name, 1, instr(m.stream_name || '-', '-') - 1) = 'big'",
+                REMOVE_FROM_CATEGORY_PLAN,
+            ),
+            (
+                "SELECT remove_messages(?1, ?2, ?3, ?4)",
+                vec![
+                    Value::Text("plan1".into()),
+                    Value::Text("2999-01-01 00:00:00".into()),
+                    Value::Integer(bound),
+                    Value::Integer(1000),
+                    Value::Integer(1),
+                ],
+                "substr(m.stream_name, 1, instr(m.stream_name || '-', '-') - 1) = 'plan1'",
+                REMOVE_FROM_CATEGORY_PLAN,
+            ),
+            (
+                "SELECT remove_messages(?1, ?2, ?3, ?4)",
+                vec![
+                    Value::Text("big-3".into()),
+                    Value::Text("2999-01-01 00:00:00".into()),
+                    Value::Integer(bound),
+                    Value::Integer(10),
+                    Value::Integer(1),
+                ],
+                "m.stream_name = 'big-3'",
+                REMOVE_FROM_STREAM_PLAN,
+            ),
+        ] {
+            let limit = integer(&args[3]);
+            let expected = due(&conn, filter, bound, 1, limit);
+            assert!(!expected.is_empty(), "{args:?}: a removal that finds rows");
+            let ran = ran_plans(&conn, &trace, call, &args[..4]);
+            // `ran_plans` ran the call; its plans are explained with all
+            // five parameters.
+            let ran: Vec<(String, Vec<String>)> = ran
+                .into_iter()
+                .map(|(statement, _)| {
+                    let lines = plan(&conn, &statement, &args);
+                    (statement, lines)
+                })
+                .collect();
+            assert_eq!(ran.len(), 1, "{ran:?}");
+            assert!(ran[0].0.starts_with("DELETE FROM main.messages"), "{ran:?}");
+            assert_eq!(ran[0].1, plan_lines, "{args:?} (analyzed: {analyzed})");
+            let gone = query(
+                &conn,
+                "SELECT count(*) FROM messages WHERE global_position IN (SELECT value FROM json_each(?1))",
+                &[Value::Text(format!(
+                    "[{}]",
+                    expected
+                        .iter()
+                        .map(|row| integer(&row[0]).to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ))],
+            );
+            assert_eq!(gone, [[Value::Integer(0)]], "{args:?}");
+        }
+        // A keep_last policy runs the category removal with keep_last 3.
+        let expected = due(
+            &conn,
+            "substr(m.stream_name, 1, instr(m.stream_name || '-', '-') - 1) = 'small1'",
+            i64::MAX,
+            3,
+            20,
+        );
+        assert!(!expected.is_empty());
+        query(
+            &conn,
+            "SELECT set_retention_policy('small1', 'keep_last', 3)",
+            &[],
+        );
+        trace.take();
+        let removed = query(&conn, "SELECT apply_retention_policies(20)", &[]);
+        assert_eq!(removed, [[Value::Integer(expected.len() as i64)]]);
+        let ran: Vec<String> = trace
+            .take()
+            .into_iter()
+            .filter(|s| s.starts_with("DELETE FROM main.messages"))
+            .collect();
+        assert_eq!(ran.len(), 1, "{ran:?}");
+        let args = [
+            Value::Text("small1".into()),
+            Value::Null,
+            Value::Null,
+            Value::Integer(20),
+            Value::Integer(3),
+        ];
+        assert_eq!(plan(&conn, &ran[0], &args), REMOVE_FROM_CATEGORY_PLAN);
+        query(&conn, "SELECT clear_retention_policy('small1')", &[]);
     }
 }

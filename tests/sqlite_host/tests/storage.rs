@@ -32,8 +32,11 @@ fn registers_exactly_these_functions_and_tables() {
         added,
         [
             "acquire_lock/1",
+            "apply_retention_policies/0",
+            "apply_retention_policies/1",
             "cardinal_id/1",
             "category/1",
+            "clear_retention_policy/1",
             "gen_random_uuid/0",
             "hash_64/1",
             "id/1",
@@ -42,7 +45,13 @@ fn registers_exactly_these_functions_and_tables() {
             "is_consumer_group_member/3",
             "message_store_next_position/3",
             "message_store_version/0",
+            "redact_stream/1",
+            "remove_messages/1",
+            "remove_messages/2",
+            "remove_messages/3",
+            "remove_messages/4",
             "set_config/3",
+            "set_retention_policy/3",
             "stream_version/1",
             "write_batch/1",
             "write_batch/2",
@@ -109,6 +118,7 @@ fn creates_its_tables_on_the_first_write_only() {
             "index messages_category",
             "index messages_id",
             "index messages_stream",
+            "table retention_policies",
             "view stream_summary",
             "view stream_type_summary",
             "view type_category_summary",
@@ -118,7 +128,7 @@ fn creates_its_tables_on_the_first_write_only() {
     );
     assert_eq!(
         rows(&conn, "SELECT version FROM message_store_schema").unwrap(),
-        [["1"]]
+        [["2"]]
     );
     let columns: Vec<String> = rows(
         &conn,
@@ -141,6 +151,36 @@ fn creates_its_tables_on_the_first_write_only() {
             "id TEXT 1"
         ]
     );
+    // The retention policies, one per category, with the kinds and
+    // amounts core's rules allow.
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT name, type, \"notnull\", pk FROM pragma_table_info('retention_policies')"
+        )
+        .unwrap(),
+        [
+            ["category", "TEXT", "0", "1"],
+            ["kind", "TEXT", "1", "0"],
+            ["amount", "INTEGER", "1", "0"],
+        ]
+    );
+    for (sql, error) in [
+        (
+            "INSERT INTO retention_policies VALUES ('a', 'keep_days', 1)",
+            "CHECK constraint failed: kind IN ('keep_seconds', 'keep_last')",
+        ),
+        (
+            "INSERT INTO retention_policies VALUES ('a', 'keep_last', 0)",
+            "CHECK constraint failed: amount >= 1",
+        ),
+    ] {
+        assert_eq!(
+            conn.execute_batch(sql).map_err(error_message),
+            Err(error.to_string()),
+            "{sql}"
+        );
+    }
 }
 
 #[test]
@@ -279,11 +319,11 @@ fn a_newer_schema_is_refused() {
     let first = open(&path);
     first.query_row(WRITE, [], |_| Ok(())).unwrap();
     first
-        .execute_batch("UPDATE message_store_schema SET version = 2")
+        .execute_batch("UPDATE message_store_schema SET version = 3")
         .unwrap();
     // A connection checks the schema when it first uses the store.
     let second = open(&path);
-    let newer = "the message store in this database has schema version 2, newer than this extension's 1: load a newer release of the extension";
+    let newer = "the message store in this database has schema version 3, newer than this extension's 2: load a newer release of the extension";
     for sql in [
         WRITE,
         "SELECT count(*) FROM get_stream_messages('account-1')",

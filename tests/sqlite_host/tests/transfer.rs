@@ -424,7 +424,7 @@ fn imports_every_column_as_the_lines_give_it() {
     // The store was made as a writer makes it, and the readers read it.
     assert_eq!(
         rows(&conn, "SELECT version FROM message_store_schema").unwrap(),
-        [["1"]]
+        [["2"]]
     );
     assert_eq!(
         rows(

@@ -128,6 +128,26 @@ fn compare_with_recorded_reads(conn: &Connection) -> (usize, usize) {
     (reads.len(), compared_rows)
 }
 
+/// The statement that takes a file from schema version 1 to 2, as the
+/// schema file writes it.
+const MIGRATION_1_TO_2: &str = "CREATE TABLE IF NOT EXISTS main.retention_policies (
+  category TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('keep_seconds', 'keep_last')),
+  amount INTEGER NOT NULL CHECK (amount >= 1)
+);";
+
+/// The schema objects of a file this library made with its first write.
+fn fresh_schema_objects() -> Vec<Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = open(&dir.path().join("fresh.db"));
+    rows(
+        &conn,
+        "SELECT write_message('00000000-0000-4000-8000-000000000001', 'account-1', 'Opened', '{}')",
+    )
+    .unwrap();
+    schema_objects(&conn)
+}
+
 fn schema_objects(conn: &Connection) -> Vec<Vec<String>> {
     rows(
         conn,
@@ -219,9 +239,38 @@ fn writes_to_a_0_1_0_file_continue_its_positions_and_keep_its_schema() {
     drop(conn);
 
     // A SQLite without the extension reads the written file: the table, the
-    // category index and all six views, with the new messages counted.
+    // category index and all six views, with the new messages counted. The
+    // first write migrated it: it has the schema a new file gets, which is
+    // 0.1.0's and the retention policies' table.
     let plain = Connection::open(&path).unwrap();
-    assert_eq!(schema_objects(&plain), objects_before);
+    let objects_after = schema_objects(&plain);
+    assert_eq!(objects_after, fresh_schema_objects());
+    let added: Vec<&Vec<String>> = objects_after
+        .iter()
+        .filter(|object| !objects_before.contains(object))
+        .collect();
+    assert_eq!(
+        added,
+        [
+            &vec![
+                "index".to_string(),
+                "sqlite_autoindex_retention_policies_1".to_string(),
+                "retention_policies".to_string(),
+                "NULL".to_string(),
+            ],
+            &vec![
+                "table".to_string(),
+                "retention_policies".to_string(),
+                "retention_policies".to_string(),
+                MIGRATION_1_TO_2
+                    .trim_end_matches(';')
+                    .replacen("IF NOT EXISTS main.", "", 1),
+            ],
+        ]
+    );
+    assert!(objects_before
+        .iter()
+        .all(|object| objects_after.contains(object)));
     assert_eq!(one(&plain, "PRAGMA integrity_check"), "ok");
     assert_eq!(one(&plain, "PRAGMA journal_mode"), "delete");
     assert_eq!(
@@ -415,5 +464,144 @@ fn the_schema_file_writes_the_library_schema_version() {
     assert_eq!(
         rows(&conn, "SELECT version FROM message_store_schema").unwrap(),
         [[version.to_string()]]
+    );
+}
+
+#[test]
+fn the_schema_file_creates_the_retention_policies_table_as_the_migration_does() {
+    assert!(SCHEMA_SQL.contains(MIGRATION_1_TO_2));
+}
+
+fn version(conn: &Connection) -> String {
+    one(conn, "SELECT version FROM message_store_schema")
+}
+
+fn tables(conn: &Connection) -> Vec<Vec<String>> {
+    rows(
+        conn,
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'retention%'",
+    )
+    .unwrap()
+}
+
+/// Each retention function on a 0.1.0 file is a write: the first one
+/// migrates the file, and works on it.
+#[test]
+fn retention_calls_migrate_a_0_1_0_file_first() {
+    for (sql, answer) in [
+        ("SELECT clear_retention_policy('account')", "0"),
+        ("SELECT apply_retention_policies()", "0"),
+        (
+            "SELECT set_retention_policy('account', 'keep_last', 5)",
+            "NULL",
+        ),
+        ("SELECT remove_messages('account-1', NULL, 1)", "0"),
+        ("SELECT redact_stream('nothing-1')", "0"),
+    ] {
+        let (_dir, path) = fixture_copy();
+        let conn = open(&path);
+        assert_eq!(version(&conn), "1", "{sql}");
+        assert!(tables(&conn).is_empty(), "{sql}");
+        assert_eq!(one(&conn, sql), answer, "{sql}");
+        assert_eq!(version(&conn), sqlite_schema_version().to_string(), "{sql}");
+        assert_eq!(tables(&conn), [["retention_policies"]], "{sql}");
+        drop(conn);
+        let plain = Connection::open(&path).unwrap();
+        assert_eq!(schema_objects(&plain), fresh_schema_objects(), "{sql}");
+        assert_eq!(one(&plain, "PRAGMA integrity_check"), "ok");
+    }
+}
+
+#[test]
+fn a_policy_on_a_0_1_0_file_removes_its_old_messages() {
+    let (_dir, path) = fixture_copy();
+    let conn = open(&path);
+    // A migration inside a transaction that rolls back goes with it; the
+    // next call migrates again.
+    conn.execute_batch("BEGIN").unwrap();
+    assert_eq!(
+        one(
+            &conn,
+            "SELECT set_retention_policy('account', 'keep_last', 5)"
+        ),
+        "NULL"
+    );
+    assert_eq!(version(&conn), "2");
+    conn.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(version(&conn), "1");
+    assert!(tables(&conn).is_empty());
+    assert_eq!(
+        one(
+            &conn,
+            "SELECT set_retention_policy('account', 'keep_last', 5)"
+        ),
+        "NULL"
+    );
+    assert_eq!(version(&conn), "2");
+    let versions = "SELECT stream_name, count(*), min(position), max(position) FROM messages \
+                    WHERE category(stream_name) IN ('account', 'account:command') \
+                    GROUP BY stream_name ORDER BY stream_name";
+    let before = rows(&conn, versions).unwrap();
+    assert_eq!(
+        before,
+        [
+            ["account-1", "18", "0", "17"],
+            ["account-2", "17", "0", "16"],
+            ["account-3", "17", "0", "16"],
+            ["account:command-1", "17", "0", "16"],
+        ]
+    );
+    // The three account streams keep their last 5; account:command is
+    // another category.
+    assert_eq!(one(&conn, "SELECT apply_retention_policies()"), "37");
+    assert_eq!(
+        rows(&conn, versions).unwrap(),
+        [
+            ["account-1", "5", "13", "17"],
+            ["account-2", "5", "12", "16"],
+            ["account-3", "5", "12", "16"],
+            ["account:command-1", "17", "0", "16"],
+        ]
+    );
+    assert_eq!(one(&conn, "SELECT apply_retention_policies()"), "0");
+    assert_eq!(
+        one(&conn, "SELECT count(*) FROM messages"),
+        (MESSAGES - 37).to_string()
+    );
+    assert_eq!(
+        one(&conn, "SELECT stream_version('account-1')"),
+        ACCOUNT_1_VERSION.to_string()
+    );
+    drop(conn);
+    let plain = Connection::open(&path).unwrap();
+    assert_eq!(one(&plain, "PRAGMA integrity_check"), "ok");
+    assert_eq!(
+        rows(&plain, "SELECT * FROM retention_policies").unwrap(),
+        [["account", "keep_last", "5"]]
+    );
+}
+
+/// A table named `retention_policies` that the file's owner made is not
+/// the store's: the migration refuses it and changes nothing, and reads go
+/// on.
+#[test]
+fn a_0_1_0_file_with_a_retention_policies_table_of_its_own_is_not_migrated() {
+    let (_dir, path) = fixture_at_version(1, "CREATE TABLE retention_policies (note TEXT);");
+    let before = directory(&path);
+    let conn = open(&path);
+    let error = "migrating the message store from schema version 1 to 2 failed: table retention_policies already exists";
+    for sql in [
+        STORE_CALLS[0],
+        "SELECT set_retention_policy('account', 'keep_last', 1)",
+        "SELECT remove_messages('account', NULL, 100)",
+        "SELECT apply_retention_policies()",
+    ] {
+        assert_eq!(rows(&conn, sql), Err(error.to_string()), "{sql}");
+    }
+    assert_eq!(compare_with_recorded_reads(&conn).1, 858);
+    drop(conn);
+    assert!(
+        directory(&path) == before,
+        "the refused migration changed the file"
     );
 }
