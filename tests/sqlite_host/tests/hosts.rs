@@ -154,6 +154,13 @@ fn python_example_in_the_readme() {
 #[test]
 fn python_retention_example() {
     let example = hosts_dir().join("retention_example.py");
+    let code = std::fs::read_to_string(&example).unwrap();
+    let readme = include_str!("../../../README.md");
+    assert!(
+        readme.contains(&format!("```python\n{code}```\n")),
+        "README.md must quote {} whole",
+        example.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let (stdout, stderr) = run(Command::new("/usr/bin/python3")
         .arg(&example)
