@@ -118,7 +118,7 @@ CREATE VIEW IF NOT EXISTS main.type_category_summary AS
 -- keeps its messages when apply_retention_policies() runs.
 
 CREATE TABLE IF NOT EXISTS main.retention_policies (
-  category TEXT PRIMARY KEY,
+  category TEXT PRIMARY KEY NOT NULL,
   kind TEXT NOT NULL CHECK (kind IN ('keep_seconds', 'keep_last')),
   amount INTEGER NOT NULL CHECK (amount >= 1)
 );

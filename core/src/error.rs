@@ -199,6 +199,14 @@ pub enum Error {
         kind: &'static str,
         amount: i64,
     },
+    /// A row of the retention policies table, stored past
+    /// `set_retention_policy`, that breaks its rules: refused by
+    /// `apply_retention_policies` with the rule's text and SQLSTATE.
+    StoredPolicyRefused {
+        category: String,
+        reason: String,
+        sqlstate: &'static str,
+    },
     /// A function that writes, called where nothing can be written: on a
     /// hot standby (`standby`), or in a read-only transaction. Raised
     /// before the function does any work.
@@ -254,6 +262,7 @@ impl Error {
             | Error::UnknownRetentionKind { .. }
             | Error::RetentionAmountTooSmall { .. } => INVALID_PARAMETER_VALUE,
             Error::InvalidTimeBound { .. } => INVALID_DATETIME_FORMAT,
+            Error::StoredPolicyRefused { sqlstate, .. } => sqlstate,
             Error::ReadOnly { .. } => READ_ONLY_SQL_TRANSACTION,
             _ => RAISE_EXCEPTION,
         }
@@ -412,6 +421,12 @@ impl fmt::Display for Error {
             Error::RetentionAmountTooSmall { kind, amount } => write!(
                 f,
                 "retention policy {kind} needs an amount of at least 1 (amount: {amount})"
+            ),
+            Error::StoredPolicyRefused {
+                category, reason, ..
+            } => write!(
+                f,
+                "apply_retention_policies: the stored policy of category \"{category}\" is refused: {reason}"
             ),
             Error::ReadOnly {
                 function,

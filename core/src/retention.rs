@@ -249,6 +249,25 @@ impl<'a> Policy<'a> {
     }
 }
 
+/// A row of the retention policies table as `apply_retention_policies`
+/// reads it, held to `set_retention_policy`'s rules (the table's checks
+/// hold kinds and amounts, not the category), so that a row stored some
+/// other way is refused by name rather than applied.
+pub fn stored_policy<'a>(
+    category: Option<&'a [u8]>,
+    kind: Option<&str>,
+    amount: Option<i64>,
+) -> Result<Policy<'a>, Error> {
+    Policy::new(category, kind, amount).map_err(|error| Error::StoredPolicyRefused {
+        category: category.map_or_else(
+            || "<NULL>".to_string(),
+            |category| String::from_utf8_lossy(category).into_owned(),
+        ),
+        reason: error.to_string(),
+        sqlstate: error.sqlstate(),
+    })
+}
+
 fn policy_category(category: &[u8]) -> Result<(), Error> {
     if !is_category(Some(category)) {
         return Err(Error::MustBeCategory {
@@ -448,6 +467,28 @@ mod tests {
             }
             .to_string(),
             "cannot execute remove_messages in a read-only transaction"
+        );
+    }
+
+    #[test]
+    fn a_stored_policy_is_held_to_the_rules_by_name() {
+        assert_eq!(
+            text(stored_policy(Some(b"bad-1"), Some("keep_last"), Some(1))),
+            (
+                "apply_retention_policies: the stored policy of category \"bad-1\" is refused: Must be a category: bad-1".to_string(),
+                "P0001"
+            )
+        );
+        assert_eq!(
+            text(stored_policy(None, Some("keep_last"), Some(1))),
+            (
+                "apply_retention_policies: the stored policy of category \"<NULL>\" is refused: set_retention_policy: category must not be NULL".to_string(),
+                "22004"
+            )
+        );
+        assert_eq!(
+            stored_policy(Some(b"log"), Some("keep_seconds"), Some(60)).map(|p| p.keep),
+            Ok(Keep::Seconds(60))
         );
     }
 }

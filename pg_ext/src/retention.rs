@@ -162,10 +162,7 @@ sql_function! {
         let connection = Connection::connect();
         let mut removed = 0;
         for (category, kind, amount) in connection.retention_policies() {
-            // Each row is held to set_retention_policy's rules (the table's
-            // checks hold its kinds and amounts to them too), so a row
-            // stored some other way is refused by name, not applied.
-            let keep = check(Policy::new(Some(&category), Some(&kind), Some(amount))).keep;
+            let keep = check(retention::stored_policy(Some(&category), Some(&kind), Some(amount))).keep;
             let removal = keep.removal(&category, limit);
             removed += remove(&connection, &removal, Param::timestamptz(keep.cutoff_micros(now)));
         }

@@ -29,7 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         from: 1,
         sql: "CREATE TABLE main.retention_policies (
-  category TEXT PRIMARY KEY,
+  category TEXT PRIMARY KEY NOT NULL,
   kind TEXT NOT NULL CHECK (kind IN ('keep_seconds', 'keep_last')),
   amount INTEGER NOT NULL CHECK (amount >= 1)
 );",

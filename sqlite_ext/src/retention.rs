@@ -10,7 +10,7 @@
 //! lock, so it is atomic too and no other connection writes between its
 //! reading the policies and removing. The policies' statements are plain
 //! ones, prepared per call: core's `Statement` set is the one both engines
-//! keep plans of, and Postgres keeps its policies in plpgsql.
+//! keep plans of, and Postgres runs its own policy statements through SPI.
 //!
 //! A call that writes nothing on a database without a message store (a
 //! removal, a redaction, clearing or applying policies) leaves it without
@@ -238,21 +238,11 @@ pub fn apply_retention_policies(session: &Arc<Session>, ctx: &Context<'_>) -> Re
                 .execute_batch("UPDATE main.message_store_schema SET version = version WHERE 0")?;
             let mut total = 0;
             for stored in stored_policies(session)? {
-                // The table's checks keep kind and amount right; a row
-                // written by plain SQL is held to the same rules as one
-                // set_retention_policy writes.
-                let policy = Policy::new(
+                let policy = retention::stored_policy(
                     stored.category.as_deref(),
                     stored.kind.as_deref(),
                     stored.amount,
-                )
-                .map_err(|error| {
-                    Failure(format!(
-                        "{}: the stored policy of category \"{}\" is refused: {error}",
-                        operation.name(),
-                        String::from_utf8_lossy(stored.category.as_deref().unwrap_or(b"<NULL>"))
-                    ))
-                })?;
+                )?;
                 let removal = policy.keep.removal(policy.category, limit);
                 let before_time = match policy.keep {
                     Keep::Seconds(_) => match policy.keep.cutoff_micros(now) {

@@ -377,6 +377,21 @@ fn pg_dump_and_restore_keep_every_message() {
     assert_eq!(newest.get::<_, i64>(1), max_before + 1);
 }
 
+/// A connection to `db` whose every statement, the functions' own
+/// included, sends its plan as a notice (auto_explain).
+fn explaining_connection(db: &str) -> (Client, Notices) {
+    let (mut c, notices) = connect_keeping_notices(db);
+    c.batch_execute(
+        "LOAD 'auto_explain';
+         SET auto_explain.log_min_duration = 0;
+         SET auto_explain.log_nested_statements = on;
+         SET auto_explain.log_level = notice;
+         SET client_min_messages = notice;",
+    )
+    .unwrap();
+    (c, notices)
+}
+
 /// Category reads run one kept, generic plan on the category index: the plan
 /// carries the parameters (so no call plans its statement again), starts and
 /// ends the index scan at the bounds, and never sorts or scans the table,
@@ -396,15 +411,7 @@ fn category_reads_keep_one_plan_on_the_category_index() {
              ANALYZE message_store.messages;",
         )
         .unwrap();
-    let (mut c, notices) = connect_keeping_notices(&db);
-    c.batch_execute(
-        "LOAD 'auto_explain';
-         SET auto_explain.log_min_duration = 0;
-         SET auto_explain.log_nested_statements = on;
-         SET auto_explain.log_level = notice;
-         SET client_min_messages = notice;",
-    )
-    .unwrap();
+    let (mut c, notices) = explaining_connection(&db);
 
     let reads = [
         ("'plan1', 1, 10", 10),
@@ -457,15 +464,7 @@ fn removals_keep_their_plans_on_the_indexes() {
              ANALYZE message_store.messages;",
         )
         .unwrap();
-    let (mut c, notices) = connect_keeping_notices(&db);
-    c.batch_execute(
-        "LOAD 'auto_explain';
-         SET auto_explain.log_min_duration = 0;
-         SET auto_explain.log_nested_statements = on;
-         SET auto_explain.log_level = notice;
-         SET client_min_messages = notice;",
-    )
-    .unwrap();
+    let (mut c, notices) = explaining_connection(&db);
     let removals = [
         ("'plan1', NULL, 1500, 10", 10, "messages_category"),
         ("'plan2', 'infinity', NULL, 1000", 950, "messages_category"),

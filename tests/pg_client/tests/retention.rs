@@ -527,7 +527,7 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_error(
         client.query("SELECT message_store.apply_retention_policies()", &[]),
         "P0001",
-        "Must be a category: bad-1",
+        "apply_retention_policies: the stored policy of category \"bad-1\" is refused: Must be a category: bad-1",
     );
     assert_eq!(messages_as_text(&mut client), before);
     // The table's own checks hold the kinds and amounts.

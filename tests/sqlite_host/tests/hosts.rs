@@ -115,16 +115,22 @@ fn node_better_sqlite3() {
 
 /// The README's Python example is this file, and it prints what its
 /// comments say.
-#[test]
-fn python_example_in_the_readme() {
-    let example = hosts_dir().join("python_example.py");
-    let code = std::fs::read_to_string(&example).unwrap();
+/// Fails unless README.md quotes the Python program `example` whole, in
+/// one code block, so the README shows what the tests run.
+fn assert_readme_quotes(example: &std::path::Path) {
+    let code = std::fs::read_to_string(example).unwrap();
     let readme = include_str!("../../../README.md");
     assert!(
         readme.contains(&format!("```python\n{code}```\n")),
         "README.md must quote {} whole",
         example.display()
     );
+}
+
+#[test]
+fn python_example_in_the_readme() {
+    let example = hosts_dir().join("python_example.py");
+    assert_readme_quotes(&example);
     let dir = tempfile::tempdir().unwrap();
     let (stdout, stderr) = run(Command::new("/usr/bin/python3")
         .arg(&example)
@@ -154,13 +160,7 @@ fn python_example_in_the_readme() {
 #[test]
 fn python_retention_example() {
     let example = hosts_dir().join("retention_example.py");
-    let code = std::fs::read_to_string(&example).unwrap();
-    let readme = include_str!("../../../README.md");
-    assert!(
-        readme.contains(&format!("```python\n{code}```\n")),
-        "README.md must quote {} whole",
-        example.display()
-    );
+    assert_readme_quotes(&example);
     let dir = tempfile::tempdir().unwrap();
     let (stdout, stderr) = run(Command::new("/usr/bin/python3")
         .arg(&example)

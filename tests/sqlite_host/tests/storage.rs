@@ -160,7 +160,7 @@ fn creates_its_tables_on_the_first_write_only() {
         )
         .unwrap(),
         [
-            ["category", "TEXT", "0", "1"],
+            ["category", "TEXT", "1", "1"],
             ["kind", "TEXT", "1", "0"],
             ["amount", "INTEGER", "1", "0"],
         ]
@@ -173,6 +173,10 @@ fn creates_its_tables_on_the_first_write_only() {
         (
             "INSERT INTO retention_policies VALUES ('a', 'keep_last', 0)",
             "CHECK constraint failed: amount >= 1",
+        ),
+        (
+            "INSERT INTO retention_policies VALUES (NULL, 'keep_last', 1)",
+            "NOT NULL constraint failed: retention_policies.category",
         ),
     ] {
         assert_eq!(

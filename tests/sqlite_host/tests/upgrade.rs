@@ -131,7 +131,7 @@ fn compare_with_recorded_reads(conn: &Connection) -> (usize, usize) {
 /// The statement that takes a file from schema version 1 to 2, as the
 /// schema file writes it.
 const MIGRATION_1_TO_2: &str = "CREATE TABLE IF NOT EXISTS main.retention_policies (
-  category TEXT PRIMARY KEY,
+  category TEXT PRIMARY KEY NOT NULL,
   kind TEXT NOT NULL CHECK (kind IN ('keep_seconds', 'keep_last')),
   amount INTEGER NOT NULL CHECK (amount >= 1)
 );";
