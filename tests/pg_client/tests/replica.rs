@@ -2,14 +2,16 @@
 //! in throwaway data directories. The readers work on the standby, every
 //! writer refuses there at once (25006), `write_position()` and
 //! `wait_for_replay()` give read-your-writes, and a category reader polling
-//! the standby never skips a message that commits late on the primary.
+//! the standby never skips a message that commits late on the primary; the
+//! corpus runs with its reads answered by the standby.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use message_store_pg_tests::{assert_error, new_id, write, ThrowawayCluster};
+use message_store_pg_tests::{assert_error, new_id, write, Postgres, ThrowawayCluster};
+use message_store_slt::{run_corpus, Cell, Engine, EngineError};
 use postgres::Client;
 
 fn primary_and_standby(name: &str) -> (ThrowawayCluster, ThrowawayCluster) {
@@ -347,5 +349,161 @@ fn a_category_reader_on_the_standby_never_skips_a_late_commit() {
         read.len() < all.len(),
         "the control's reader read all {} messages: the test could not see a skip",
         all.len()
+    );
+}
+
+/// The corpus with its reads answered by a hot standby. Each statement
+/// runs on the standby first; one the standby refuses because it writes
+/// (25006, the extension's writers' refusal and Postgres' own for
+/// INSERT and UPDATE) runs on the primary, and the standby then waits
+/// until it has replayed it, so the next read there sees it. A
+/// transaction runs whole on the primary (its reads see its own writes);
+/// settings are made on both; `get_all_messages`, which a standby refuses
+/// (0A000), reads on the primary.
+struct Replicated {
+    primary: Postgres,
+    standby: Postgres,
+    in_transaction: bool,
+    /// Statements the standby answered: reads, and the errors of bad
+    /// input.
+    on_standby: Arc<AtomicUsize>,
+}
+
+impl Replicated {
+    fn on_primary(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>, EngineError> {
+        let result = self.primary.run(sql);
+        if !self.in_transaction {
+            replayed(&mut self.primary.0, &mut self.standby.0);
+        }
+        result
+    }
+}
+
+/// Whether a corpus statement writes: it calls a function that writes, or
+/// is an INSERT, UPDATE, DELETE or CREATE (a table of the case's own).
+fn writes(sql: &str) -> bool {
+    const WRITERS: [&str; 10] = [
+        "write_message(",
+        "write_messages(",
+        "write_batch(",
+        "import_messages(",
+        "remove_messages(",
+        "redact_stream(",
+        "set_retention_policy(",
+        "clear_retention_policy(",
+        "apply_retention_policies(",
+        "nextval(",
+    ];
+    let first_word = sql
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    matches!(
+        first_word.as_str(),
+        "INSERT" | "UPDATE" | "DELETE" | "CREATE" | "DROP"
+    ) || WRITERS.iter().any(|writer| sql.contains(writer))
+}
+
+impl Engine for Replicated {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn run(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>, EngineError> {
+        let first_word = sql
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let ends_transaction = matches!(first_word.as_str(), "COMMIT" | "END")
+            || (first_word == "ROLLBACK" && !sql.to_ascii_uppercase().contains(" TO "));
+        if matches!(first_word.as_str(), "BEGIN" | "START") {
+            self.in_transaction = true;
+        }
+        if self.in_transaction {
+            let result = self.primary.run(sql);
+            if ends_transaction {
+                self.in_transaction = false;
+                replayed(&mut self.primary.0, &mut self.standby.0);
+            }
+            return result;
+        }
+        if matches!(first_word.as_str(), "SET" | "RESET") || sql.contains("set_config(") {
+            let on_standby = self.standby.run(sql);
+            let on_primary = self.primary.run(sql);
+            assert_eq!(on_standby, on_primary, "{sql}");
+            return on_primary;
+        }
+        match self.standby.run(sql) {
+            Err(EngineError {
+                sqlstate: Some(state),
+                message,
+            }) if state == "25006" => {
+                // Only a write may be refused: a reader refused here would
+                // be a reader a standby cannot serve.
+                assert!(
+                    writes(sql),
+                    "the standby refused a statement that only reads: {sql}: {message}"
+                );
+                self.on_primary(sql)
+            }
+            Err(EngineError {
+                sqlstate: Some(state),
+                message,
+            }) if state == "0A000"
+                && message.starts_with("get_all_messages cannot run on a standby") =>
+            {
+                self.primary.run(sql)
+            }
+            answered => {
+                self.on_standby.fetch_add(1, Ordering::Relaxed);
+                answered
+            }
+        }
+    }
+}
+
+#[test]
+fn the_corpus_reads_on_the_standby() {
+    let (primary, standby) = primary_and_standby("replica-corpus");
+    let mut admin = primary.connect("postgres");
+    let on_standby = Arc::new(AtomicUsize::new(0));
+    let mut cases = 0;
+    run_corpus(|name| {
+        cases += 1;
+        let db = format!(
+            "slt_{}",
+            name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let mut writer = primary.connect(&db);
+        writer
+            .batch_execute(
+                "CREATE EXTENSION message_store; SET search_path = message_store, public",
+            )
+            .unwrap();
+        replayed(&mut admin, &mut standby.connect("postgres"));
+        let mut reader = standby.connect(&db);
+        reader
+            .batch_execute("SET search_path = message_store, public")
+            .unwrap();
+        Replicated {
+            primary: Postgres(writer),
+            standby: Postgres(reader),
+            in_transaction: false,
+            on_standby: Arc::clone(&on_standby),
+        }
+    });
+    // Every case ran, and the standby answered its reads (329 of the
+    // corpus' statements when this was written; the rest are writes and
+    // transactions, which ran on the primary).
+    assert!(cases >= 16, "{cases} cases");
+    let answered = on_standby.load(Ordering::Relaxed);
+    assert!(
+        answered >= 300,
+        "the standby answered {answered} statements"
     );
 }
