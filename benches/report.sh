@@ -123,11 +123,10 @@ each of 10 categories) on a store of 1,050,000 messages, each beside its
 floor, plain SQL deleting (or nulling) the same number of the category's
 or stream's oldest rows by primary key, found by a walk of the same index,
 without keeping each stream's last message, run alternately with the
-function on the same data. Each call is
-its own transaction; the statement is timed, the commit is not; every run
-is checked to remove or change exactly the stated count. Postgres through
-psql as the superuser, SQLite through Python's sqlite3; the median of the
-runs.
+function on the same data. Each call is its own transaction; the statement
+is timed, the commit is not; every run is checked to remove or change
+exactly the stated count. Postgres through psql as the superuser, SQLite
+through Python's sqlite3; the median of the runs.
 
 $(cat "$results/retention.md")
 

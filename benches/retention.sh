@@ -350,7 +350,7 @@ count() {
   esac
 }
 {
-  echo "Removing and redacting on $MESSAGES messages (median of $RUNS runs; $(nproc) cores, $(date -u +%Y-%m-%d))"
+  echo "Removing and redacting on $(echo "$MESSAGES" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta') messages (median of $RUNS runs; $(nproc) cores, $(date -u +%Y-%m-%d))"
   echo
   echo "| engine | call | messages | function, ms | floor, ms | function / floor | function, messages/s | floor, messages/s |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|"
