@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates PERFORMANCE.md from a fresh run of both engines' benchmarks and
-# memory runs on this machine (about 35 minutes; SCALING=1 adds the
+# memory runs on this machine (about 37 minutes; SCALING=1 adds the
 # 10,000,000-message read runs of both engines, about 30 more the first
 # time, while the data sets are written, and 15 after):
 #
@@ -14,6 +14,9 @@
 #   READING_ONLY=1 bash benches/report.sh    # measures get_all_messages, listing and
 #                                            # notifications only (benches/all_messages.sh,
 #                                            # listing.sh, notify.sh) and replaces their section
+#   RETENTION_ONLY=1 bash benches/report.sh  # measures removal, redaction and retention
+#                                            # policies only (benches/retention.sh, about
+#                                            # 2 minutes) and replaces their section
 #
 # SQLite: criterion (benches/benches/sqlite.rs), the extension beside a
 # prepared plain statement on the same connection and data. Postgres:
@@ -107,6 +110,30 @@ $(cat benches/reading_analysis.md)
 READING
 }
 
+# The retention section: benches/retention.sh's table and
+# benches/retention_analysis.md as it is.
+retention_section() {
+  cat <<RETENTION
+## Retention
+
+\`bash benches/retention.sh\` (measured $(date -u -r "$results/retention.md" '+%Y-%m-%d %H:%M UTC')):
+\`remove_messages\` from a category and from one stream of 50,000 messages,
+\`redact_stream\` and \`apply_retention_policies\` (a \`keep_last\` policy on
+each of 10 categories) on a store of 1,050,000 messages, each beside its
+floor, plain SQL deleting (or nulling) the same number of the category's
+or stream's oldest rows by primary key, found by a walk of the same index,
+without keeping each stream's last message, run alternately with the
+function on the same data. Each call is its own transaction; the statement
+is timed, the commit is not; every run is checked to remove or change
+exactly the stated count. Postgres through psql as the superuser, SQLite
+through Python's sqlite3; the median of the runs.
+
+$(cat "$results/retention.md")
+
+$(cat benches/retention_analysis.md)
+RETENTION
+}
+
 # Replaces the section whose heading matches $1 with the file $2 (or adds
 # it before the memory section), leaving every other section as it was.
 replace_section() {
@@ -146,6 +173,18 @@ if [ "${READING_ONLY:-0}" = 1 ]; then
   exit 0
 fi
 
+if [ "${RETENTION_ONLY:-0}" = 1 ]; then
+  if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
+    bash benches/retention.sh >/dev/null
+  fi
+  section=$(mktemp)
+  retention_section > "$section"
+  replace_section "Retention" "$section"
+  rm -f "$section"
+  echo "wrote the retention section of PERFORMANCE.md"
+  exit 0
+fi
+
 if [ "${BATCH_ONLY:-0}" = 1 ]; then
   # With ASSEMBLE_ONLY=1 too: the section from the last batch run's results.
   if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
@@ -172,6 +211,7 @@ if [ "${ASSEMBLE_ONLY:-0}" != 1 ]; then
   ALL_SKIP_INSTALL=1 bash benches/all_messages.sh >/dev/null
   bash benches/listing.sh >/dev/null
   NOTIFY_SKIP_INSTALL=1 bash benches/notify.sh >/dev/null
+  bash benches/retention.sh >/dev/null
   cargo run -q --release -p message_store_benches --bin memory > "$results/sqlite-memory.md"
   bash benches/pg/memory.sh > "$results/postgres-memory.md"
   if [ "${SCALING:-0}" = 1 ]; then
@@ -232,6 +272,8 @@ $(batch_section)
 $(moving_section)
 
 $(reading_section)
+
+$(retention_section)
 HEAD
   cat <<MEMORY
 
