@@ -802,8 +802,11 @@ impl Connection {
     /// The stored retention policies, in the order of their categories'
     /// bytes: each category with its policy's kind and amount.
     pub fn retention_policies(&self) -> Vec<(Vec<u8>, String, i64)> {
+        // Sorted here, not by the query: apply_retention_policies runs with
+        // enable_sort off, under which a sorting plan's cost would pass
+        // jit_above_cost and every call would compile its few rows.
         let sql = c"SELECT category::pg_catalog.text, kind::pg_catalog.text, amount \
-            FROM message_store.retention_policies ORDER BY category COLLATE \"C\"";
+            FROM message_store.retention_policies";
         // SAFETY: SPI is connected (`self`); the text is NUL-terminated.
         let rc = unsafe { pg_sys::SPI_execute(sql.as_ptr(), false, 0) };
         check_rc(rc, pg_sys::SPI_OK_SELECT as i32, c"SPI_execute");
@@ -821,7 +824,7 @@ impl Connection {
                 "the retention policies are a text, a text and a bigint"
             );
             let rows = std::slice::from_raw_parts((*table).vals, pg_sys::SPI_processed as usize);
-            let policies = rows
+            let mut policies: Vec<(Vec<u8>, String, i64)> = rows
                 .iter()
                 .map(|&row| {
                     let mut is_null = false;
@@ -839,6 +842,7 @@ impl Connection {
                 })
                 .collect();
             pg_sys::SPI_freetuptable(table);
+            policies.sort_by(|a, b| a.0.cmp(&b.0));
             policies
         }
     }
