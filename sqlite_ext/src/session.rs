@@ -334,6 +334,9 @@ pub const SQL_CONDITION_SETTING: &str = "message_store.sql_condition";
 
 const SCHEMA_SQL: &str = include_str!("../../sql/sqlite_schema.sql");
 const SCHEMA_VERSION: i64 = message_store_core::release::sqlite_schema_version();
+/// The columns of `retention_policies`, in order.
+const POLICY_COLUMNS: [&str; 3] = ["category", "kind", "amount"];
+
 const TABLE_COLUMNS: [&str; 8] = [
     "global_position",
     "position",
@@ -458,7 +461,8 @@ impl Session {
             return Ok(());
         }
         match self.inspect()? {
-            Found::Absent | Found::Store { version: None } => {
+            found @ (Found::Absent | Found::Store { version: None }) => {
+                self.refuse_foreign_policies(found == Found::Absent)?;
                 self.db.execute_batch(SCHEMA_SQL).map_err(|e| {
                     format!("creating the message store's tables failed: {}", e.message)
                 })?;
@@ -592,6 +596,58 @@ impl Session {
             }
         }
         Ok(None)
+    }
+
+    /// Before the store's tables are made: a `retention_policies` table
+    /// that is not the store's is refused and left as it is, where the
+    /// schema's `CREATE TABLE IF NOT EXISTS` would take it for the store's.
+    /// In a database without a message store (`absent`) and with no trace
+    /// of one (`message_store_schema`), any such table is someone else's;
+    /// one with the store's columns left by an interrupted creation, or
+    /// beside a `messages` table dropped from a store, is the store's own.
+    fn refuse_foreign_policies(&self, absent: bool) -> Result<(), String> {
+        let failed = |e: SqliteError| format!("reading the database schema failed: {}", e.message);
+        let mut columns = self
+            .db
+            .prepare(
+                "SELECT name FROM pragma_table_info('retention_policies', 'main')",
+                false,
+            )
+            .map_err(failed)?;
+        let mut names = Vec::new();
+        while columns.step().map_err(failed)? {
+            names.push(
+                String::from_utf8_lossy(columns.column_text(0).unwrap_or_default()).into_owned(),
+            );
+        }
+        if names.is_empty() {
+            return Ok(());
+        }
+        if absent && !self.has_table("message_store_schema").map_err(failed)? {
+            return Err(
+                "table \"retention_policies\" exists in a database without a message store: \
+                 the message store keeps its retention policies in a table of that name; rename \
+                 or drop it, or keep the store in another database"
+                    .to_string(),
+            );
+        }
+        if names != POLICY_COLUMNS {
+            return Err(format!(
+                "table \"retention_policies\" exists and is not a message store table: its columns are ({}), a message store's are ({})",
+                names.join(", "),
+                POLICY_COLUMNS.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    fn has_table(&self, name: &str) -> Result<bool, SqliteError> {
+        let mut stmt = self.db.prepare(
+            "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?1",
+            false,
+        )?;
+        stmt.bind_text(1, name.as_bytes());
+        stmt.step()
     }
 
     fn inspect(&self) -> Result<Found, String> {

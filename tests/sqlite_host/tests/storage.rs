@@ -316,6 +316,51 @@ fn an_unrelated_messages_table_is_refused_and_left_alone() {
     );
 }
 
+/// A `retention_policies` table of the database's own, in a database
+/// without a message store: the first write is refused and makes nothing,
+/// the table and its rows stay, reads find an empty store.
+#[test]
+fn an_unrelated_retention_policies_table_is_refused_and_left_alone() {
+    let conn = open_in_memory();
+    conn.execute_batch(
+        "CREATE TABLE retention_policies (category TEXT, kind TEXT, amount INTEGER);
+         INSERT INTO retention_policies VALUES ('invoices', 'years', 7);",
+    )
+    .unwrap();
+    let expected = "table \"retention_policies\" exists in a database without a message store: the message store keeps its retention policies in a table of that name; rename or drop it, or keep the store in another database";
+    for sql in [
+        WRITE,
+        "SELECT set_retention_policy('account', 'keep_last', 1)",
+        "SELECT acquire_lock('account-1')",
+    ] {
+        assert_eq!(rows(&conn, sql), Err(expected.to_string()), "{sql}");
+    }
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT count(*) FROM get_stream_messages('account-1')"
+        )
+        .unwrap(),
+        [["0"]]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT apply_retention_policies()").unwrap(),
+        [["0"]]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT * FROM retention_policies").unwrap(),
+        [["invoices", "years", "7"]]
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT count(*) FROM sqlite_schema WHERE name <> 'retention_policies'"
+        )
+        .unwrap(),
+        [["0"]]
+    );
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
