@@ -192,7 +192,7 @@ fn write(
     match run(session) {
         Ok(positions) => Ok(positions),
         // Gone since this connection made them (a rolled-back first write).
-        Err(error) if session.table_dropped(&error) => {
+        Err(error) if session.table_dropped(&error.message) => {
             session.ensure_store()?;
             run(session).map_err(constraint_error)
         }

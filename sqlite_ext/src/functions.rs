@@ -250,7 +250,7 @@ fn stream_version(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<
     };
     match read() {
         Ok(version) => Ok(version),
-        Err(error) if session.table_dropped(&error) && !session.store_exists()? => Ok(None),
+        Err(error) if session.table_dropped(&error.message) && !session.store_exists()? => Ok(None),
         Err(error) => Err(Failure::from(error)),
     }
 }
@@ -272,7 +272,7 @@ fn acquire_lock(session: &Arc<Session>, name: Option<&[u8]>) -> Result<Option<i6
         Ok(()) => {}
         // Gone since this connection made them (a rolled-back first write):
         // made again, as the writer does.
-        Err(error) if session.table_dropped(&error) => {
+        Err(error) if session.table_dropped(&error.message) => {
             session.ensure_store()?;
             lock().map_err(Failure::from)?;
         }
@@ -399,7 +399,7 @@ pub(crate) fn insert_message(
     session.ensure_store()?;
     match insert(session) {
         Ok(position) => Ok(position),
-        Err(error) if session.table_dropped(&error) => {
+        Err(error) if session.table_dropped(&error.message) => {
             session.ensure_store()?;
             insert(session).map_err(constraint_error)
         }

@@ -1098,7 +1098,7 @@ impl ReaderCursor {
             Ok(found) => found,
             Err(error) => {
                 // The tables were dropped since this connection checked them.
-                if session.table_dropped(&error) && !session.store_exists()? {
+                if session.table_dropped(&error.message) && !session.store_exists()? {
                     return Ok(());
                 }
                 return Err(error.message.into());

@@ -73,21 +73,13 @@ fn on_store<T>(
         return Ok(absent);
     }
     match body(session) {
-        Err(Failure(message)) if session.table_dropped(&dropped(&message)) => {
+        Err(Failure(message)) if session.table_dropped(&message) => {
             if !store(session, create)? {
                 return Ok(absent);
             }
             body(session)
         }
         result => result,
-    }
-}
-
-/// An SQLite error of the text a failure carries, for `table_dropped`.
-fn dropped(message: &str) -> SqliteError {
-    SqliteError {
-        code: rusqlite::ffi::SQLITE_ERROR,
-        message: message.to_string(),
     }
 }
 

@@ -534,10 +534,11 @@ impl Session {
         })
     }
 
-    /// Whether a statement failed because the tables are gone since this
-    /// connection checked them; if so, the next use checks again.
-    pub fn table_dropped(&self, error: &SqliteError) -> bool {
-        let dropped = error.message.starts_with("no such table");
+    /// Whether a statement failed, with `error_message`, because the
+    /// tables are gone since this connection checked them; if so, the next
+    /// use checks again.
+    pub fn table_dropped(&self, error_message: &str) -> bool {
+        let dropped = error_message.starts_with("no such table");
         if dropped {
             *lock(&self.schema) = Schema::Unknown;
         }
@@ -606,24 +607,11 @@ impl Session {
     /// one with the store's columns left by an interrupted creation, or
     /// beside a `messages` table dropped from a store, is the store's own.
     fn refuse_foreign_policies(&self, absent: bool) -> Result<(), String> {
-        let failed = |e: SqliteError| format!("reading the database schema failed: {}", e.message);
-        let mut columns = self
-            .db
-            .prepare(
-                "SELECT name FROM pragma_table_info('retention_policies', 'main')",
-                false,
-            )
-            .map_err(failed)?;
-        let mut names = Vec::new();
-        while columns.step().map_err(failed)? {
-            names.push(
-                String::from_utf8_lossy(columns.column_text(0).unwrap_or_default()).into_owned(),
-            );
-        }
+        let names = self.table_columns("retention_policies")?;
         if names.is_empty() {
             return Ok(());
         }
-        if absent && !self.has_table("message_store_schema").map_err(failed)? {
+        if absent && self.table_columns("message_store_schema")?.is_empty() {
             return Err(
                 "table \"retention_policies\" exists in a database without a message store: \
                  the message store keeps its retention policies in a table of that name; rename \
@@ -632,39 +620,36 @@ impl Session {
             );
         }
         if names != POLICY_COLUMNS {
-            return Err(format!(
-                "table \"retention_policies\" exists and is not a message store table: its columns are ({}), a message store's are ({})",
-                names.join(", "),
-                POLICY_COLUMNS.join(", ")
+            return Err(not_a_store_table(
+                "retention_policies",
+                &names,
+                &POLICY_COLUMNS,
             ));
         }
         Ok(())
     }
 
-    fn has_table(&self, name: &str) -> Result<bool, SqliteError> {
-        let mut stmt = self.db.prepare(
-            "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?1",
-            false,
-        )?;
-        stmt.bind_text(1, name.as_bytes());
-        stmt.step()
-    }
-
-    fn inspect(&self) -> Result<Found, String> {
+    /// The column names of table `table` of the main schema, in order;
+    /// none when there is no such table.
+    fn table_columns(&self, table: &str) -> Result<Vec<String>, String> {
         let failed = |e: SqliteError| format!("reading the database schema failed: {}", e.message);
         let mut columns = self
             .db
-            .prepare(
-                "SELECT name FROM pragma_table_info('messages', 'main')",
-                false,
-            )
+            .prepare("SELECT name FROM pragma_table_info(?1, 'main')", false)
             .map_err(failed)?;
+        columns.bind_text(1, table.as_bytes());
         let mut names = Vec::new();
         while columns.step().map_err(failed)? {
             names.push(
                 String::from_utf8_lossy(columns.column_text(0).unwrap_or_default()).into_owned(),
             );
         }
+        Ok(names)
+    }
+
+    fn inspect(&self) -> Result<Found, String> {
+        let failed = |e: SqliteError| format!("reading the database schema failed: {}", e.message);
+        let names = self.table_columns("messages")?;
         if names.is_empty() {
             return Ok(Found::Absent);
         }
@@ -682,11 +667,7 @@ impl Session {
             ));
         }
         if names != TABLE_COLUMNS {
-            return Err(format!(
-                "table \"messages\" exists and is not a message store table: its columns are ({}), a message store's are ({})",
-                names.join(", "),
-                TABLE_COLUMNS.join(", ")
-            ));
+            return Err(not_a_store_table("messages", &names, &TABLE_COLUMNS));
         }
         if let Some(difference) = self.shape_difference().map_err(failed)? {
             return Err(format!(
@@ -695,4 +676,14 @@ impl Session {
         }
         Ok(Found::Store { version })
     }
+}
+
+/// The refusal of a table of the store's name whose columns are not the
+/// store's.
+fn not_a_store_table(table: &str, columns: &[String], expected: &[&str]) -> String {
+    format!(
+        "table \"{table}\" exists and is not a message store table: its columns are ({}), a message store's are ({})",
+        columns.join(", "),
+        expected.join(", ")
+    )
 }

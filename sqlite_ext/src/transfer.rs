@@ -163,7 +163,7 @@ pub fn import_messages(
     match run(session) {
         Ok(count) => Ok(count),
         // Gone since this connection made them (a rolled-back first write).
-        Err(error) if session.table_dropped(&error) => {
+        Err(error) if session.table_dropped(&error.message) => {
             session.ensure_store()?;
             run(session).map_err(constraint_error)
         }
