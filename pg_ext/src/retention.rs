@@ -23,17 +23,13 @@ use crate::signatures::{
 };
 use crate::spi::{Connection, Param};
 
-/// Runs one batch of removal; the time bound, when the removal has one,
-/// is `before_time`.
+/// Runs one batch of removal with its time bound `before_time`, a
+/// timestamptz that is NULL exactly when the removal has none (the call's
+/// own argument, or a policy's cutoff).
 fn remove(connection: &Connection, removal: &Removal, before_time: Param) -> i64 {
     let statement = match removal.scope {
         Scope::Stream(_) => Statement::RemoveFromStream,
         Scope::Category(_) => Statement::RemoveFromCategory,
-    };
-    let before_time = if removal.before_time {
-        before_time
-    } else {
-        Param::timestamptz(None)
     };
     let params = [
         connection.bytes_param(removal.scope.name()),
