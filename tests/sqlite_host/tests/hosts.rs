@@ -113,24 +113,19 @@ fn node_better_sqlite3() {
     assert_session_with_conflict(&stdout, &stderr);
 }
 
-/// The README's Python example is this file, and it prints what its
-/// comments say.
-/// Fails unless README.md quotes the Python program `example` whole, in
-/// one code block, so the README shows what the tests run.
-fn assert_readme_quotes(example: &std::path::Path) {
-    let code = std::fs::read_to_string(example).unwrap();
+/// Runs the Python program `file` of `tests/hosts/`, which README.md
+/// quotes whole in one code block (so the README shows what the tests
+/// run), on a fresh store, and checks that it prints `expected`, what its
+/// comments say, line by line.
+fn readme_example_prints(file: &str, expected: &[&str]) {
+    let example = hosts_dir().join(file);
+    let code = std::fs::read_to_string(&example).unwrap();
     let readme = include_str!("../../../README.md");
     assert!(
         readme.contains(&format!("```python\n{code}```\n")),
         "README.md must quote {} whole",
         example.display()
     );
-}
-
-#[test]
-fn python_example_in_the_readme() {
-    let example = hosts_dir().join("python_example.py");
-    assert_readme_quotes(&example);
     let dir = tempfile::tempdir().unwrap();
     let (stdout, stderr) = run(Command::new("/usr/bin/python3")
         .arg(&example)
@@ -138,7 +133,17 @@ fn python_example_in_the_readme() {
         .arg(dir.path().join("store.db")));
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
-        [
+        expected,
+        "stderr: {stderr}"
+    );
+}
+
+/// The README's Python example.
+#[test]
+fn python_example_in_the_readme() {
+    readme_example_prints(
+        "python_example.py",
+        &[
             "0",
             "1",
             "Wrong expected version: -1 (Stream: account-1, Stream Version: 1)",
@@ -150,25 +155,15 @@ fn python_example_in_the_readme() {
             r#"2 Deposited {"amount": 10}"#,
             r#"3 Deposited {"amount": 5}"#,
         ],
-        "stderr: {stderr}"
     );
 }
 
-/// The Python example of retention on SQLite (policies, removal loops of
-/// short transactions, VACUUM and incremental vacuum) prints what its
-/// comments say.
+/// The README's Python example of retention on SQLite (policies, removal
+/// loops of short transactions, VACUUM and incremental vacuum).
 #[test]
 fn python_retention_example() {
-    let example = hosts_dir().join("retention_example.py");
-    assert_readme_quotes(&example);
-    let dir = tempfile::tempdir().unwrap();
-    let (stdout, stderr) = run(Command::new("/usr/bin/python3")
-        .arg(&example)
-        .arg(library_stem())
-        .arg(dir.path().join("store.db")));
-    assert_eq!(
-        stdout.lines().collect::<Vec<_>>(),
-        ["1170", "399", "99", "True", "2 0", "11", "True", "0"],
-        "stderr: {stderr}"
+    readme_example_prints(
+        "retention_example.py",
+        &["1170", "399", "99", "True", "2 0", "11", "True", "0"],
     );
 }
