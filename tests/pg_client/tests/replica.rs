@@ -379,6 +379,14 @@ impl Replicated {
     }
 }
 
+/// A statement's first word, in upper case.
+fn first_word(sql: &str) -> String {
+    sql.split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase()
+}
+
 /// Whether a corpus statement writes: it calls a function that writes, or
 /// is an INSERT, UPDATE, DELETE or CREATE (a table of the case's own).
 fn writes(sql: &str) -> bool {
@@ -394,11 +402,7 @@ fn writes(sql: &str) -> bool {
         "apply_retention_policies(",
         "nextval(",
     ];
-    let first_word = sql
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
+    let first_word = first_word(sql);
     matches!(
         first_word.as_str(),
         "INSERT" | "UPDATE" | "DELETE" | "CREATE" | "DROP"
@@ -411,11 +415,7 @@ impl Engine for Replicated {
     }
 
     fn run(&mut self, sql: &str) -> Result<Vec<Vec<Cell>>, EngineError> {
-        let first_word = sql
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
+        let first_word = first_word(sql);
         let ends_transaction = matches!(first_word.as_str(), "COMMIT" | "END")
             || (first_word == "ROLLBACK" && !sql.to_ascii_uppercase().contains(" TO "));
         if matches!(first_word.as_str(), "BEGIN" | "START") {
